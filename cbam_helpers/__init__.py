@@ -1,0 +1,13 @@
+"""Helpers for the CBAM channel-attention book: gates, MobileNetV2 with attention, the experiment engine."""
+from .attention import CBAM, ChannelAttention, SpatialAttention, SqueezeExcitation
+from .mobilenet import ATTENTION_LOCATIONS, MobileNet, count_parameters
+
+__all__ = [
+    "ATTENTION_LOCATIONS",
+    "CBAM",
+    "ChannelAttention",
+    "MobileNet",
+    "SpatialAttention",
+    "SqueezeExcitation",
+    "count_parameters",
+]

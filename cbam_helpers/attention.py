@@ -1,0 +1,116 @@
+"""Channel attention gates: CBAM's channel (and optional spatial) gate and SE-Net's average-pool gate.
+
+``ChannelAttention`` returns the scores ``Mc(F) = sigmoid(MLP(MaxPool(F)) + MLP(AvgPool(F)))``;
+``CBAM`` multiplies them into the features; ``SqueezeExcitation`` is the same gate fed by the
+average-pooled descriptor alone, so the two can share weights and be compared head to head.
+"""
+import numbers
+
+import torch
+from torch import nn
+
+
+def check_features(x, channels):
+    """Raise a readable error unless ``x`` is a (B, channels, H, W) tensor."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected a torch.Tensor of shape (B, {channels}, H, W), got {type(x).__name__}")
+    if x.dim() != 4:
+        raise ValueError(f"expected a 4-D tensor (B, {channels}, H, W), got shape {tuple(x.shape)}")
+    if x.shape[1] != channels:
+        raise ValueError(
+            f"expected {channels} channels (dimension 1), got {x.shape[1]} in a tensor of shape {tuple(x.shape)}"
+        )
+
+
+def at_least_float32(x):
+    """Upcast half-precision logits: under bf16 autocast, scores near 0 and 1 would round together."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
+def hidden_units(input_channels, reduction_ratio):
+    """Width of the MLP's hidden layer, ``int(C / r)``, refusing ratios that leave it empty."""
+    if isinstance(input_channels, bool) or not isinstance(input_channels, numbers.Integral):
+        raise TypeError(f"input_channels must be an int, got {input_channels!r}")
+    if input_channels < 1:
+        raise ValueError(f"input_channels must be >= 1, got {input_channels}")
+    if isinstance(reduction_ratio, bool) or not isinstance(reduction_ratio, numbers.Real):
+        raise TypeError(f"reduction_ratio must be a positive number, got {reduction_ratio!r}")
+    if reduction_ratio <= 0:
+        raise ValueError(f"reduction_ratio must be > 0, got {reduction_ratio}")
+    hidden = int(input_channels / reduction_ratio)
+    if hidden < 1:
+        raise ValueError(
+            f"reduction_ratio={reduction_ratio} leaves int({input_channels} / {reduction_ratio}) = 0 hidden units "
+            f"for {input_channels} channels, and a gate with no hidden unit ignores its input; "
+            f"use a reduction_ratio <= {input_channels} (for example 1.0)"
+        )
+    return hidden
+
+
+class ChannelAttention(nn.Module):
+    """CBAM's channel gate: per-channel scores in (0, 1), shape (B, C, 1, 1).
+
+    One MLP ``Linear(C, h) -> ReLU -> Linear(h, C)`` (``h = int(C / reduction_ratio)``) is shared by
+    the average- and max-pooled descriptors; it runs once over both, stacked, and the two outputs
+    are summed before the sigmoid.
+    """
+
+    def __init__(self, input_channels, reduction_ratio=16):
+        super().__init__()
+        hidden = hidden_units(input_channels, reduction_ratio)
+        self.input_channels = input_channels
+        self.reduction_ratio = reduction_ratio
+        self.mlp = nn.Sequential(
+            nn.Linear(input_channels, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, input_channels),
+        )
+
+    def descriptors(self, x):
+        """Global pooled descriptors stacked along a new first dimension: (2, B, C)."""
+        return torch.stack((x.mean((2, 3)), x.amax((2, 3))))
+
+    def forward(self, x):
+        check_features(x, self.input_channels)
+        logits = self.mlp(self.descriptors(x)).sum(0)
+        return torch.sigmoid(at_least_float32(logits))[..., None, None]
+
+    def extra_repr(self):
+        return f"input_channels={self.input_channels}, reduction_ratio={self.reduction_ratio}"
+
+
+class SqueezeExcitation(ChannelAttention):
+    """SE-Net's gate: the same MLP and sigmoid, fed by the average-pooled descriptor only."""
+
+    def descriptors(self, x):
+        return x.mean((2, 3))[None]
+
+
+class SpatialAttention(nn.Module):
+    """CBAM's spatial gate: ``sigmoid(conv_kxk([mean_c(F); max_c(F)]))``, shape (B, 1, H, W)."""
+
+    def __init__(self, kernel_size=7):
+        super().__init__()
+        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"spatial_kernel must be a positive odd int, got {kernel_size!r}")
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
+
+    def forward(self, x):
+        pooled = torch.cat((x.mean(1, keepdim=True), x.amax(1, keepdim=True)), dim=1)
+        return torch.sigmoid(at_least_float32(self.conv(pooled)))
+
+
+class CBAM(nn.Module):
+    """Gated features ``Mc(F) * F``, then ``Ms(F') * F'`` when ``spatial=True`` (the paper's order)."""
+
+    def __init__(self, input_channels, reduction_ratio=16, spatial=False, spatial_kernel=7):
+        super().__init__()
+        self.channel_gate = ChannelAttention(input_channels, reduction_ratio)
+        self.spatial_gate = SpatialAttention(spatial_kernel) if spatial else None
+
+    def forward(self, x, return_score=False):
+        scores = self.channel_gate(x)
+        out = x * scores.to(x.dtype)
+        if self.spatial_gate is not None:
+            out = out * self.spatial_gate(out).to(out.dtype)
+        return (out, scores) if return_score else out

@@ -1,0 +1,78 @@
+"""torchvision's MobileNetV2 with CBAM channel attention at the input, the last feature map or in every block."""
+import torch
+from torch import nn
+from torchvision.models import MobileNetV2
+from torchvision.models.mobilenetv2 import InvertedResidual
+
+from .attention import CBAM
+
+ATTENTION_LOCATIONS = ("none", "first", "last", "blocks")
+
+
+class MobileNet(MobileNetV2):
+    """MobileNetV2 with a CBAM channel gate, keeping the argument names of the post it follows.
+
+    attention_loc:
+        ``'none'``: plain MobileNetV2 (its state dict is torchvision's, key for key).
+        ``'first'``: a gate on the input channels, before ``features``.
+        ``'last'``: a gate on the final 1280-channel feature map, before global pooling.
+        ``'blocks'``: a gate in every inverted-residual block, after the projection conv and its
+        batch norm and before the residual add.
+    input_channel:
+        channels of the input image; anything but 3 replaces the stem convolution
+        (kaiming normal, fan_out, as torchvision initialises its own convolutions).
+
+    ``forward(x, return_score=True)`` returns ``(logits, scores)``, the scores of the ``first``
+    or ``last`` gate as (B, C).
+
+    What changed from the post's code: its ``ChannelAttention.__init__`` never called
+    ``super().__init__()``, so the module could not be built, and its forward passed a
+    ``return_score`` argument to a gate that took none. Here the gate is a proper ``nn.Module``
+    and :class:`~cbam_helpers.CBAM` takes ``return_score``. The gate's MLP keeps PyTorch's
+    default ``nn.Linear`` initialisation: it is built after torchvision's own initialisation runs.
+    """
+
+    def __init__(self, attention_loc="none", input_channel=3, reduction_ratio=1.0, num_classes=10, **kwargs):
+        if attention_loc not in ATTENTION_LOCATIONS:
+            raise ValueError(f"attention_loc must be one of {ATTENTION_LOCATIONS}, got {attention_loc!r}")
+        if isinstance(input_channel, bool) or not isinstance(input_channel, int) or input_channel < 1:
+            raise ValueError(f"input_channel must be an int >= 1 (3 for RGB), got {input_channel!r}")
+        super().__init__(num_classes=num_classes, **kwargs)
+        self.attention_loc = attention_loc
+        self.input_channel = input_channel
+        if input_channel != 3:
+            self.features[0][0] = self._stem(input_channel)
+        self.attention = None
+        if attention_loc == "first":
+            self.attention = CBAM(input_channel, reduction_ratio)
+        elif attention_loc == "last":
+            self.attention = CBAM(self.last_channel, reduction_ratio)
+        elif attention_loc == "blocks":
+            for block in self.features:
+                if isinstance(block, InvertedResidual):
+                    block.conv.append(CBAM(block.out_channels, reduction_ratio))
+
+    def _stem(self, input_channel):
+        old = self.features[0][0]
+        stem = nn.Conv2d(input_channel, old.out_channels, old.kernel_size, old.stride, old.padding, bias=False)
+        nn.init.kaiming_normal_(stem.weight, mode="fan_out")
+        return stem
+
+    def forward(self, x, return_score=False):
+        if return_score and self.attention_loc not in ("first", "last"):
+            raise ValueError(
+                f"return_score=True needs attention_loc 'first' or 'last', this model has {self.attention_loc!r}"
+            )
+        scores = None
+        if self.attention_loc == "first":
+            x, scores = self.attention(x, return_score=True)
+        x = self.features(x)
+        if self.attention_loc == "last":
+            x, scores = self.attention(x, return_score=True)
+        logits = self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+        return (logits, scores.flatten(1)) if return_score else logits
+
+
+def count_parameters(model):
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,146 @@
+import math
+
+import pytest
+import torch
+
+from cbam_helpers import CBAM, ChannelAttention, SqueezeExcitation
+
+
+def two_call_scores(gate, x):
+    """The reference form: the shared MLP called once per descriptor."""
+    avg = gate.mlp(x.mean((2, 3)))
+    mx = gate.mlp(x.amax((2, 3)))
+    return torch.sigmoid(avg + mx)[..., None, None]
+
+
+def test_scores_shape_and_range():
+    torch.manual_seed(0)
+    gate = ChannelAttention(8, reduction_ratio=2)
+    scores = gate(torch.randn(4, 8, 5, 7))
+    assert scores.shape == (4, 8, 1, 1)
+    assert (scores > 0).all() and (scores < 1).all()
+
+
+def test_formula_by_hand():
+    """A 2-channel, 2x2 map with a 1-unit MLP whose weights are set by hand."""
+    gate = ChannelAttention(2, reduction_ratio=2)
+    with torch.no_grad():
+        gate.mlp[0].weight.copy_(torch.tensor([[1.0, -1.0]]))
+        gate.mlp[0].bias.fill_(0.5)
+        gate.mlp[2].weight.copy_(torch.tensor([[2.0], [-1.0]]))
+        gate.mlp[2].bias.copy_(torch.tensor([0.1, 0.2]))
+    x = torch.tensor([[[[1.0, 2.0], [3.0, 6.0]], [[0.0, -2.0], [1.0, 1.0]]]])
+    # avg = (3, 0), max = (6, 1)
+    # hidden(avg) = relu(3 - 0 + 0.5) = 3.5 -> (7.1, -3.3)
+    # hidden(max) = relu(6 - 1 + 0.5) = 5.5 -> (11.1, -5.3)
+    expected = torch.tensor([1 / (1 + math.exp(-18.2)), 1 / (1 + math.exp(8.6))])
+    torch.testing.assert_close(gate(x).flatten(), expected)
+
+
+def test_stacked_mlp_equals_two_calls():
+    torch.manual_seed(1)
+    gate = ChannelAttention(32, reduction_ratio=4)
+    x = torch.randn(3, 32, 9, 9)
+    assert (gate(x) - two_call_scores(gate, x)).abs().max() < 1e-6
+
+
+def test_channels_last_and_autocast():
+    torch.manual_seed(2)
+    gate = ChannelAttention(16, reduction_ratio=4)
+    x = torch.randn(2, 16, 6, 6)
+    reference = gate(x)
+    torch.testing.assert_close(gate(x.to(memory_format=torch.channels_last)), reference)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        scores = gate(x)
+    assert scores.dtype == torch.float32
+    assert (scores - reference).abs().max() < 0.02
+
+
+def test_state_dict_keys_match_the_post():
+    assert list(ChannelAttention(6, 1.0).state_dict()) == ["mlp.0.weight", "mlp.0.bias", "mlp.2.weight", "mlp.2.bias"]
+
+
+@pytest.mark.parametrize(
+    "channels, ratio, hidden", [(6, 1.0, 6), (6, 0.5, 12), (64, 16, 4), (3, 3, 1), (10, 3, 3)]
+)
+def test_hidden_width(channels, ratio, hidden):
+    assert ChannelAttention(channels, ratio).mlp[0].out_features == hidden
+
+
+def test_parameter_count():
+    # 6*6 + 6 + 6*6 + 6
+    assert sum(p.numel() for p in ChannelAttention(6, 1.0).parameters()) == 84
+
+
+def test_every_parameter_gets_a_gradient():
+    torch.manual_seed(3)
+    block = CBAM(8, reduction_ratio=2, spatial=True)
+    block(torch.randn(2, 8, 5, 5)).square().sum().backward()
+    for name, p in block.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_gradcheck_float64():
+    torch.manual_seed(4)
+    gate = ChannelAttention(4, reduction_ratio=2).double()
+    # distinct values: amax has a well-defined gradient only without ties
+    x = torch.randperm(4 * 3 * 3, dtype=torch.float64).reshape(1, 4, 3, 3).div(10).requires_grad_()
+    assert torch.autograd.gradcheck(gate, (x,))
+
+
+def test_cbam_gates_features():
+    torch.manual_seed(5)
+    block = CBAM(6, reduction_ratio=2)
+    x = torch.randn(2, 6, 4, 4)
+    out, scores = block(x, return_score=True)
+    torch.testing.assert_close(out, x * scores)
+    torch.testing.assert_close(block(x), out)
+
+
+def test_cbam_spatial_follows_channel():
+    torch.manual_seed(6)
+    block = CBAM(6, reduction_ratio=2, spatial=True, spatial_kernel=3)
+    x = torch.randn(2, 6, 5, 5)
+    channel_gated = x * block.channel_gate(x)
+    spatial = block.spatial_gate(channel_gated)
+    assert spatial.shape == (2, 1, 5, 5)
+    torch.testing.assert_close(block(x), channel_gated * spatial)
+
+
+def test_squeeze_excitation_uses_average_only():
+    torch.manual_seed(7)
+    cbam_gate = ChannelAttention(8, 2)
+    se_gate = SqueezeExcitation(8, 2)
+    se_gate.load_state_dict(cbam_gate.state_dict())
+    x = torch.randn(2, 8, 4, 4)
+    torch.testing.assert_close(se_gate(x), torch.sigmoid(cbam_gate.mlp(x.mean((2, 3))))[..., None, None])
+    assert not torch.allclose(se_gate(x), cbam_gate(x))
+
+
+@pytest.mark.parametrize(
+    "x, error, words",
+    [
+        (torch.randn(2, 6), ValueError, "4-D"),
+        (torch.randn(2, 5, 4, 4), ValueError, "expected 6 channels"),
+        ([[1.0]], TypeError, "torch.Tensor"),
+    ],
+)
+def test_bad_input(x, error, words):
+    with pytest.raises(error, match=words):
+        ChannelAttention(6, 1.0)(x)
+
+
+def test_zero_hidden_units_refused():
+    with pytest.raises(ValueError, match=r"0 hidden units.*reduction_ratio <= 3"):
+        ChannelAttention(3, 16)
+
+
+@pytest.mark.parametrize("ratio", [0, -1.0])
+def test_non_positive_ratio_refused(ratio):
+    with pytest.raises(ValueError, match="must be > 0"):
+        ChannelAttention(8, ratio)
+
+
+def test_non_integer_channels_refused():
+    with pytest.raises(TypeError, match="input_channels must be an int"):
+        ChannelAttention(8.0)

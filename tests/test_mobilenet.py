@@ -1,0 +1,93 @@
+import pytest
+import torch
+import torchvision
+
+from cbam_helpers import CBAM, MobileNet, count_parameters
+
+
+@pytest.fixture(scope="module")
+def baseline_parameters():
+    return count_parameters(MobileNet("none"))
+
+
+@pytest.mark.parametrize(
+    "loc, channels", [("none", 3), ("first", 3), ("last", 3), ("blocks", 3), ("none", 6), ("first", 6)]
+)
+def test_forward_shape(loc, channels):
+    torch.manual_seed(0)
+    model = MobileNet(loc, input_channel=channels).eval()
+    assert model(torch.randn(2, channels, 32, 32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("loc, channels", [("first", 6), ("last", 1280)])
+def test_return_score(loc, channels):
+    model = MobileNet(loc, input_channel=6).eval()
+    logits, scores = model(torch.randn(2, 6, 64, 64), return_score=True)
+    assert logits.shape == (2, 10)
+    assert scores.shape == (2, channels)
+    assert ((scores > 0) & (scores < 1)).all()
+
+
+def test_return_score_without_gate_is_refused():
+    with pytest.raises(ValueError, match="'first' or 'last'"):
+        MobileNet("none")(torch.randn(1, 3, 32, 32), return_score=True)
+
+
+def test_last_adds_the_expected_parameters(baseline_parameters):
+    assert count_parameters(MobileNet("last")) - baseline_parameters == 2 * (1280 * 1280 + 1280) == 3_279_360
+
+
+def test_first_on_six_channels_parameters():
+    # the 6-channel stem replaces 32*3*3*3 weights with 32*6*3*3; the gate adds 84
+    base = count_parameters(MobileNet("none"))
+    assert count_parameters(MobileNet("first", input_channel=6)) - base == 32 * 3 * 3 * 3 + 84
+
+
+def test_blocks_put_a_gate_before_the_residual_add():
+    model = MobileNet("blocks", reduction_ratio=4)
+    gates = [m for m in model.modules() if isinstance(m, CBAM)]
+    assert len(gates) == 17
+    block = model.features[2]
+    assert isinstance(block.conv[-1], CBAM) and isinstance(block.conv[-2], torch.nn.BatchNorm2d)
+
+
+def test_torchvision_weights_load_strictly():
+    reference = torchvision.models.MobileNetV2(num_classes=10)
+    model = MobileNet("none")
+    model.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(model.eval()(x), reference.eval()(x))
+
+
+def test_stem_initialisation_for_six_channels():
+    torch.manual_seed(0)
+    stem = MobileNet("none", input_channel=6).features[0][0]
+    assert stem.in_channels == 6 and stem.out_channels == 32
+    # kaiming normal, fan_out = 32 * 3 * 3
+    assert abs(stem.weight.std().item() - (2 / (32 * 9)) ** 0.5) < 0.01
+
+
+def test_every_parameter_gets_a_gradient():
+    torch.manual_seed(1)
+    model = MobileNet("last", input_channel=6)
+    model(torch.randn(2, 6, 64, 64)).sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not missing
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"attention_loc": "middle"}, "one of"),
+        ({"input_channel": 0}, "input_channel must be"),
+        ({"attention_loc": "first", "reduction_ratio": 16}, "hidden units"),
+    ],
+)
+def test_bad_arguments(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        MobileNet(**kwargs)
+
+
+def test_wrong_input_channels_is_readable():
+    with pytest.raises(ValueError, match="expected 6 channels"):
+        MobileNet("first", input_channel=6)(torch.randn(1, 3, 32, 32))

@@ -1,0 +1,58 @@
+"""Open every chapter of the built book in headless Chromium and check what a reader sees."""
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--virtual-time-budget=15000", "--hide-scrollbars",
+]
+
+
+def chapters():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [entry["file"] for part in toc.get("parts", [toc]) for entry in part.get("chapters", [])]
+    return [re.sub(r"\.(md|ipynb)$", "", f) for f in files]
+
+
+def run_chromium(tmp_path, *args):
+    profile = tmp_path / "chromium-profile"
+    result = subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (`.ci/run` installs Debian's package)")
+
+
+@pytest.mark.parametrize("chapter", chapters())
+def test_chapter_renders(chapter, tmp_path):
+    page = HTML / f"{chapter}.html"
+    assert page.exists(), f"{page} missing: build the book first (make book)"
+    dom = run_chromium(tmp_path, "--dump-dom", page.as_uri())
+    assert "<h1" in dom, "no title on the page"
+    static = page.read_text()
+    if 'class="math' in static:
+        # MathJax replaces the TeX with mjx-container elements once its script has run
+        assert "<mjx-container" in dom, "the page has formulas but MathJax did not typeset them"
+    stored_figures = re.findall(r'<img[^>]+src="(_images/[^"]+)"', static)
+    shown = re.findall(r'<img[^>]+src="([^"]*_images/[^"]+)"', dom)
+    assert len(shown) == len(stored_figures), "figures of the page are missing after scripts ran"
+    for src in shown:
+        assert (page.parent / src).resolve().exists(), f"figure {src} is missing"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / f"{Path(chapter).name}.png"
+    run_chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri())
+    assert shot.exists() and shot.stat().st_size > 10_000
