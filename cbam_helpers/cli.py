@@ -1,0 +1,54 @@
+"""``python -m cbam_helpers``: reproduce the experiments, print their tables, benchmark the pipeline."""
+import argparse
+
+import pandas as pd
+
+from .profiles import PROFILES
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m cbam_helpers", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    reproduce = commands.add_parser("reproduce", help="train what is missing of the experiments, print the tables",
+                                    description="Train every run of the chosen experiments that has no record "
+                                                "under results/<profile>/ yet, then print the summary tables.")
+    reproduce.add_argument("--profile", choices=PROFILES, default=None,
+                           help="run profile (default: $CBAM_PROFILE, else full on CUDA, cpu elsewhere)")
+    reproduce.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds to run (default: 0)")
+    reproduce.add_argument("--experiments", type=int, nargs="+", choices=(1, 2), default=[1, 2],
+                           help="which experiments (default: 1 2)")
+    reproduce.add_argument("--force", action="store_true", help="retrain even where a record exists")
+    reproduce.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    table = commands.add_parser("summary", help="print the tables of the recorded runs, training nothing")
+    table.add_argument("--profile", choices=PROFILES, default=None, help="run profile (default as for reproduce)")
+
+    bench = commands.add_parser("bench", help="training throughput: the post's pipeline against this package's",
+                                description="Measures, on this machine, images per second of the post's "
+                                            "ImageFolder + PIL pipeline and of this package's tensor pipeline "
+                                            "at the full profile's settings, and the attention gates' share "
+                                            "of a training step.")
+    bench.add_argument("--steps", type=int, default=20, help="timed training steps per measurement (default: 20)")
+
+    args = parser.parse_args(argv)
+    with pd.option_context("display.precision", 2, "display.width", 120):
+        if args.command == "reproduce":
+            from .experiments import reproduce as reproduce_experiments
+
+            tables = reproduce_experiments(args.profile, seeds=args.seeds, experiments=args.experiments,
+                                           force=args.force, progress=not args.no_progress)
+            for n, frame in tables.items():
+                print(f"\nExperiment {n}\n{frame.to_string(index=False)}")
+        elif args.command == "summary":
+            from .records import load_records, summary
+
+            print(summary(load_records(args.profile)).to_string(index=False))
+        elif args.command == "bench":
+            from .bench import main as bench_main
+
+            bench_main(steps=args.steps)
+
+
+if __name__ == "__main__":
+    main()

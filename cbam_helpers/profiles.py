@@ -1,0 +1,62 @@
+"""Run profiles: the post's protocol (``full``), a CPU-sized one (``cpu``) and a seconds-long one (``smoke``)."""
+import os
+from dataclasses import asdict, dataclass, replace
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything about a run that is not the model: input size, optimiser settings, data sizes.
+
+    ``train_images`` / ``test_images`` of ``None`` mean the whole split; otherwise a fixed random
+    subset of that size (the same for every run).
+    """
+
+    name: str
+    resolution: int
+    batch_size: int
+    lr: float
+    epochs: int
+    train_images: int = None
+    test_images: int = None
+    momentum: float = 0.9
+
+    def as_dict(self):
+        return asdict(self)
+
+    def but(self, **changes):
+        """A copy with some fields changed, for experiments of one's own (exercises, tests)."""
+        return replace(self, **changes)
+
+
+FULL = Profile("full", resolution=112, batch_size=32, lr=0.01, epochs=20)
+"""The post's protocol: 112x112 input, batch 32, SGD lr 0.01, 20 epochs, all of CIFAR-10."""
+
+CPU = Profile("cpu", resolution=64, batch_size=32, lr=0.01, epochs=6, train_images=20_000)
+"""Sized for a 2-core CPU: the five runs of both experiments (one seed) within 60 minutes.
+
+64x64 is the smallest input at which MobileNetV2's last feature map is still 2x2 (at 32x32 it is
+1x1, where average and max pooling coincide and ``last`` stops being CBAM). Batch size and learning
+rate are the post's; the whole test set is used for evaluation.
+"""
+
+SMOKE = Profile("smoke", resolution=64, batch_size=32, lr=0.01, epochs=1, train_images=256, test_images=256)
+"""For CI and nbval: a few hundred images, one epoch, seconds per run. Its numbers mean nothing."""
+
+PROFILES = {p.name: p for p in (FULL, CPU, SMOKE)}
+
+
+def get_profile(profile=None):
+    """A Profile from a name or a Profile; with ``None``, ``CBAM_PROFILE``, else ``full`` on CUDA and ``cpu`` elsewhere."""
+    if isinstance(profile, Profile):
+        return profile
+    if profile is None:
+        profile = os.environ.get("CBAM_PROFILE") or default_profile_name()
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    return PROFILES[profile]
+
+
+def default_profile_name():
+    import torch
+
+    return "full" if torch.cuda.is_available() else "cpu"

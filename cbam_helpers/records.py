@@ -1,0 +1,124 @@
+"""One JSON record per finished run under ``results/<profile>/``, and the tables built from them.
+
+A record is looked up by its configuration: asking for a run that exists returns its record without
+training. Records are written atomically, so an interrupted run never leaves half a record.
+"""
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torchvision
+
+from .mobilenet import MobileNet, count_parameters
+from .profiles import Profile, get_profile
+from .train import choose_device, device_name, fit
+
+RESULTS = Path(os.environ.get("CBAM_RESULTS") or Path(__file__).resolve().parents[1] / "results")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What identifies a run: the model, its input, the seed and the whole profile."""
+
+    attention_loc: str
+    noise_channels: int
+    seed: int
+    profile: Profile
+    reduction_ratio: float = 1.0
+
+    @property
+    def label(self):
+        channels = "RGB" if self.noise_channels == 0 else f"RGB + {self.noise_channels} noise"
+        return f"{self.attention_loc}, {channels}"
+
+    def as_dict(self):
+        return dict(attention_loc=self.attention_loc, noise_channels=self.noise_channels, seed=self.seed,
+                    reduction_ratio=self.reduction_ratio, profile=self.profile.as_dict())
+
+    @property
+    def run_id(self):
+        digest = hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:8]
+        noise = f"noise{self.noise_channels}-" if self.noise_channels else ""
+        return f"{self.attention_loc}-{noise}r{self.reduction_ratio:g}-seed{self.seed}-{digest}"
+
+    def build_model(self):
+        torch.manual_seed(self.seed)
+        return MobileNet(self.attention_loc, input_channel=3 + self.noise_channels,
+                         reduction_ratio=self.reduction_ratio)
+
+
+def record_path(config, results=None):
+    return Path(results or RESULTS) / config.profile.name / f"{config.run_id}.json"
+
+
+def checkpoint_path(config, results=None):
+    return Path(results or RESULTS) / config.profile.name / "checkpoints" / f"{config.run_id}.pt"
+
+
+def run(config, data=None, *, results=None, force=False, device=None, progress=True):
+    """The record of ``config``: read from disk when it exists (unless ``force``), else trained and written.
+
+    ``data`` is a CIFAR10 (see :func:`load_cifar10`), or a function returning one, called only
+    when training is needed.
+    """
+    path, checkpoint = record_path(config, results), checkpoint_path(config, results)
+    if path.exists() and not force:
+        return json.loads(path.read_text())
+    if force:
+        checkpoint.unlink(missing_ok=True)
+    if data is None:
+        from .data import load_cifar10
+        data = load_cifar10
+    if callable(data):
+        data = data()
+    device = device or choose_device()
+    model = config.build_model()
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    history = fit(model, data, config.profile, seed=config.seed, noise_channels=config.noise_channels,
+                  checkpoint=checkpoint, device=device, progress=progress)
+    record = dict(
+        run_id=config.run_id, label=config.label, config=config.as_dict(), history=history,
+        test_accuracy=history[-1]["test_accuracy"], attention=history[-1]["attention"],
+        wall_seconds=sum(epoch["seconds"] for epoch in history), parameters=count_parameters(model),
+        device=device_name(device), torch=torch.__version__, torchvision=torchvision.__version__,
+        python=platform.python_version(), data=data.source,
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+    write_json(record, path)
+    return record
+
+
+def write_json(obj, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def load_records(profile=None, results=None):
+    """Every record of ``profile`` whose settings match the profile as it is defined now."""
+    profile = get_profile(profile)
+    folder = Path(results or RESULTS) / profile.name
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    return [r for r in records if r["config"]["profile"] == profile.as_dict()]
+
+
+def summary(records):
+    """Per configuration: mean and standard deviation of final test accuracy (in %) over seeds, and n."""
+    if not records:
+        return pd.DataFrame(columns=["configuration", "mean_accuracy", "std_accuracy", "n"])
+    frame = pd.DataFrame(dict(configuration=r["label"], accuracy=100 * r["test_accuracy"]) for r in records)
+    table = frame.groupby("configuration", sort=False)["accuracy"].agg(["mean", "std", "count"]).reset_index()
+    return table.rename(columns={"mean": "mean_accuracy", "std": "std_accuracy", "count": "n"})
+
+
+def history_frame(records):
+    """All per-epoch rows of ``records`` in one long DataFrame, for learning curves."""
+    rows = [dict(epoch, configuration=r["label"], seed=r["config"]["seed"]) for r in records for epoch in r["history"]]
+    return pd.DataFrame(rows).drop(columns="attention", errors="ignore")
