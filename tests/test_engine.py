@@ -1,0 +1,135 @@
+import json
+
+import pytest
+import torch
+
+import cbam_helpers.train as train_module
+from cbam_helpers.cli import main as cli_main
+from cbam_helpers.data import CIFAR10
+from cbam_helpers.experiments import configs
+from cbam_helpers.profiles import PROFILES, Profile, get_profile
+from cbam_helpers.records import RunConfig, checkpoint_path, load_records, record_path, run, summary
+
+TINY = Profile("tiny", resolution=32, batch_size=16, lr=0.01, epochs=2, train_images=48, test_images=32)
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def data():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (80, 3, 32, 32), dtype=torch.uint8, generator=generator)
+    labels = torch.arange(80) % 10
+    return CIFAR10(images[:60], labels[:60], images[60:], labels[60:], source="synthetic")
+
+
+def run_tiny(config, data, tmp_path, **kwargs):
+    return run(config, data, results=tmp_path, device=CPU, progress=False, **kwargs)
+
+
+def test_record_contents(data, tmp_path):
+    record = run_tiny(RunConfig("first", 3, 0, TINY), data, tmp_path)
+    assert [e["epoch"] for e in record["history"]] == [1, 2]
+    assert len(record["attention"]) == 6 and all(0 < a < 1 for a in record["attention"])
+    assert all(len(e["attention"]) == 6 for e in record["history"])
+    assert record["test_accuracy"] == record["history"][-1]["test_accuracy"]
+    assert record["data"] == "synthetic" and record["torch"] == torch.__version__
+    assert record["config"]["profile"]["resolution"] == 32
+    on_disk = json.loads(record_path(RunConfig("first", 3, 0, TINY), tmp_path).read_text())
+    assert on_disk == record
+    assert run_tiny(RunConfig("none", 0, 0, TINY), data, tmp_path)["attention"] is None
+
+
+def test_same_seed_same_numbers(data, tmp_path):
+    config = RunConfig("last", 0, 1, TINY)
+    first = run_tiny(config, data, tmp_path / "a")
+    second = run_tiny(config, data, tmp_path / "b")
+    strip = lambda r: [{k: v for k, v in e.items() if k != "seconds"} for e in r["history"]]
+    assert strip(first) == strip(second)
+    other_seed = run_tiny(RunConfig("last", 0, 2, TINY), data, tmp_path / "a")
+    assert strip(other_seed) != strip(first)
+
+
+def test_existing_record_is_returned_without_training(data, tmp_path, monkeypatch):
+    config = RunConfig("none", 0, 3, TINY)
+    record = run_tiny(config, data, tmp_path)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although a record exists")
+
+    monkeypatch.setattr("cbam_helpers.records.fit", no_training)
+    assert run_tiny(config, data, tmp_path) == record
+    with pytest.raises(AssertionError, match="trained although"):
+        run_tiny(config, data, tmp_path, force=True)
+
+
+def test_interrupted_run_resumes_to_the_same_record(data, tmp_path, monkeypatch):
+    config = RunConfig("first", 3, 4, TINY.but(epochs=3))
+    reference = run_tiny(config, data, tmp_path / "whole")
+
+    real_epoch = train_module.train_one_epoch
+
+    def interrupted(*args, epoch, **kwargs):
+        if epoch == 1:
+            raise KeyboardInterrupt  # a Colab disconnect during the second epoch
+        return real_epoch(*args, epoch=epoch, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_tiny(config, data, tmp_path / "cut")
+    assert not record_path(config, tmp_path / "cut").exists()
+    assert checkpoint_path(config, tmp_path / "cut").exists()
+    monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
+
+    resumed = run_tiny(config, data, tmp_path / "cut")
+    for whole, cut in zip(reference["history"], resumed["history"], strict=True):
+        assert {k: v for k, v in whole.items() if k != "seconds"} == {k: v for k, v in cut.items() if k != "seconds"}
+
+
+def test_non_finite_loss_names_epoch_and_batch(data, tmp_path):
+    with pytest.raises(FloatingPointError, match=r"loss became nan at epoch 1, batch 2"):
+        run_tiny(RunConfig("none", 0, 0, TINY.but(lr=float("inf"))), data, tmp_path)
+
+
+def test_summary_over_seeds(data, tmp_path):
+    records = [run_tiny(RunConfig("none", 0, seed, TINY.but(epochs=1)), data, tmp_path) for seed in (0, 1)]
+    table = summary(records)
+    accuracies = [100 * r["test_accuracy"] for r in records]
+    row = table.iloc[0]
+    assert row["configuration"] == "none, RGB" and row["n"] == 2
+    assert row["mean_accuracy"] == pytest.approx(sum(accuracies) / 2)
+    assert row["std_accuracy"] == pytest.approx(torch.tensor(accuracies, dtype=torch.float64).std().item())
+
+
+def test_load_records_ignores_other_profile_settings(data, tmp_path):
+    run_tiny(RunConfig("none", 0, 0, TINY), data, tmp_path)
+    folder = tmp_path / "tiny"
+    assert len(list(folder.glob("*.json"))) == 1
+    assert load_records(TINY, tmp_path) and not load_records(TINY.but(epochs=5), tmp_path)
+
+
+def test_profiles():
+    assert get_profile("full") == PROFILES["full"]
+    full = PROFILES["full"]
+    assert (full.resolution, full.batch_size, full.lr, full.epochs, full.train_images) == (112, 32, 0.01, 20, None)
+    # the last feature map (input / 32) must stay at least 2x2 for max and average pooling to differ
+    assert all(p.resolution >= 64 for p in PROFILES.values())
+    assert PROFILES["cpu"].test_images is None
+    with pytest.raises(ValueError, match="choose one of"):
+        get_profile("huge")
+
+
+def test_experiments_share_the_rgb_baseline():
+    one, two = configs(1, "smoke"), configs(2, "smoke")
+    assert [c.label for c in one] == ["none, RGB", "last, RGB"]
+    assert [c.label for c in two] == ["none, RGB", "none, RGB + 3 noise", "first, RGB + 3 noise"]
+    assert one[0].run_id == two[0].run_id
+    with pytest.raises(ValueError, match="unknown experiment"):
+        configs(3)
+
+
+def test_cli_help_documents_every_command(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["--help"])
+    text = capsys.readouterr().out
+    for command in ("reproduce", "summary", "bench"):
+        assert command in text
