@@ -36,7 +36,7 @@ book-strict: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -n -W --keep-going
 
 notebooks: $(STAMP)
-	for nb in $(CHAPTERS); do CBAM_PROFILE=$(PROFILE) $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=-1 $$nb || exit 1; done
+	for nb in $(CHAPTERS); do CBAM_PROFILE=$(PROFILE) MPLBACKEND=module://matplotlib_inline.backend_inline $(VENV)/bin/jupyter-execute --inplace --timeout=-1 $$nb || exit 1; done
 
 reproduce: $(STAMP)
 	$(PY) -m cbam_helpers reproduce --profile $(PROFILE) --seeds 0

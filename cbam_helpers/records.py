@@ -19,7 +19,17 @@ from .mobilenet import MobileNet, count_parameters
 from .profiles import Profile, get_profile
 from .train import choose_device, device_name, fit
 
-RESULTS = Path(os.environ.get("CBAM_RESULTS") or Path(__file__).resolve().parents[1] / "results")
+
+
+def default_results():
+    """``CBAM_RESULTS``, else the checkout's ``results/`` (its committed records), else ``./results``."""
+    if os.environ.get("CBAM_RESULTS"):
+        return Path(os.environ["CBAM_RESULTS"])
+    checkout = Path(__file__).resolve().parents[1]
+    return checkout / "results" if (checkout / "pyproject.toml").exists() else Path.cwd() / "results"
+
+
+RESULTS = default_results()
 
 
 @dataclass(frozen=True)

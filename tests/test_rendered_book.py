@@ -47,7 +47,10 @@ def test_chapter_renders(chapter, tmp_path):
     if 'class="math' in static:
         # MathJax replaces the TeX with mjx-container elements once its script has run
         assert "<mjx-container" in dom, "the page has formulas but MathJax did not typeset them"
-    stored_figures = re.findall(r'<img[^>]+src="(_images/[^"]+)"', static)
+    stored_figures = re.findall(r'<img[^>]+src="([^"]*_images/[^"]+)"', static)
+    notebook = ROOT / f"{chapter}.ipynb"
+    if notebook.exists() and '"image/png"' in notebook.read_text():
+        assert stored_figures, "the chapter stores figures but its page has none"
     shown = re.findall(r'<img[^>]+src="([^"]*_images/[^"]+)"', dom)
     assert len(shown) == len(stored_figures), "figures of the page are missing after scripts ran"
     for src in shown:
