@@ -1,0 +1,56 @@
+"""Static checks on the chapters: Colab set-up, tags, exercises, stored outputs."""
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def cells(path):
+    return json.loads(path.read_text())["cells"]
+
+
+def source(cell):
+    return "".join(cell["source"])
+
+
+def test_every_chapter_is_in_the_toc():
+    toc = (ROOT / "_toc.yml").read_text()
+    assert CHAPTERS and all(f"book/{p.stem}" in toc for p in CHAPTERS)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_colab_setup_cell_installs_from_the_configured_repository(path):
+    first = cells(path)[0]
+    url = f"git+{CONFIG['repository']['url']}@{CONFIG['repository']['branch']}"
+    assert first["cell_type"] == "code" and url in source(first)
+    assert "remove-cell" in first["metadata"].get("tags", [])
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_has_summary_exercises_and_hidden_solutions(path):
+    text = "\n".join(source(c) for c in cells(path) if c["cell_type"] == "markdown")
+    assert "## Summary" in text or path.stem.endswith("summary")
+    assert "## Exercises" in text
+    assert text.count(":class: dropdown") >= 2
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_stored_outputs_are_complete_and_error_free(path):
+    code = [c for c in cells(path) if c["cell_type"] == "code"]
+    assert all(c.get("execution_count") for c in code), "some cells were never executed"
+    outputs = [o for c in code for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+
+
+@pytest.mark.parametrize("path", [p for p in CHAPTERS if "experiment" in p.stem or "summary" in p.stem],
+                         ids=lambda p: p.stem)
+def test_experiment_chapters_take_parameters_and_state_provenance(path):
+    tagged = [c for c in cells(path) if "parameters" in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1 and "CBAM_PROFILE" in source(tagged[0])
+    rendered = json.dumps([c.get("outputs", []) for c in cells(path) if c["cell_type"] == "code"])
+    assert "Provenance." in rendered
