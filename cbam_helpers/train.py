@@ -4,6 +4,7 @@ Each epoch's randomness (batch order, flips, noise, dropout) is seeded from the 
 epoch number, so a run resumed from its last checkpoint ends with the same numbers as one that
 was never interrupted.
 """
+import math
 import os
 import time
 
@@ -55,15 +56,15 @@ def train_one_epoch(model, optimizer, data, *, epoch, seed, profile, noise_chann
         with autocast(device):
             logits = model(x)
             loss = loss_fn(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
         value = loss.item()
-        if not torch.isfinite(torch.tensor(value)):
+        if not math.isfinite(value):  # stop before a non-finite gradient reaches the weights
             raise FloatingPointError(
                 f"the training loss became {value} at epoch {epoch + 1}, batch {batch + 1}; "
                 f"lower the learning rate (now {profile.lr})"
             )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
         total_loss += value * len(y)
         correct += (logits.argmax(1) == y).sum().item()
         seen += len(y)
