@@ -58,5 +58,5 @@ def compare_with_post(records):
     table.insert(1, "post_reported", table["configuration"].map(POST_ACCURACY))
     by_label = {r["label"]: r for r in records}
     table["profile"] = [by_label[c]["config"]["profile"]["name"] for c in table["configuration"]]
-    table["data"] = [by_label[c]["data"] for c in table["configuration"]]
+    table["data"] = [by_label[c]["data"].removeprefix("CIFAR-10 ") for c in table["configuration"]]
     return table
