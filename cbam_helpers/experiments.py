@@ -2,7 +2,7 @@
 import pandas as pd
 
 from .profiles import get_profile
-from .records import RunConfig, run, summary
+from .records import RunConfig, load_records, run, summary
 
 # Numbers reported by the post the book follows (its own runs, not ours): final test accuracy in %
 # at 112x112, batch 32, lr 0.01, 20 epochs, and its mean attention per input channel (R, G, B, 3 noise).
@@ -22,10 +22,18 @@ EXPERIMENTS = {
 Experiment 2: RGB baseline, RGB + 3 noise channels, and RGB + noise with attention on the input."""
 
 
+def recorded_seeds(profile=None, results=None):
+    """Seeds that have at least one record under the profile as defined now; ``[0]`` when none has."""
+    return sorted({r["config"]["seed"] for r in load_records(profile, results)}) or [0]
+
+
 def configs(experiment, profile=None, seeds=(0,), reduction_ratio=1.0):
+    """Run configurations of ``experiment``; ``seeds=None`` means :func:`recorded_seeds`."""
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; choose one of {sorted(EXPERIMENTS)}")
     profile = get_profile(profile)
+    if seeds is None:
+        seeds = recorded_seeds(profile)
     return [RunConfig(loc, noise, seed, profile, reduction_ratio)
             for loc, noise in EXPERIMENTS[experiment] for seed in seeds]
 

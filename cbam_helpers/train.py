@@ -40,7 +40,9 @@ def epoch_seed(seed, epoch, stream):
 
 
 def autocast(device):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    """bf16 autocast on GPUs with native bf16 (compute capability 8.0 and up); fp32 elsewhere."""
+    native_bf16 = device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=native_bf16)
 
 
 def train_one_epoch(model, optimizer, data, *, epoch, seed, profile, noise_channels, device, progress):

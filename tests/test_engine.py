@@ -133,3 +133,12 @@ def test_cli_help_documents_every_command(capsys):
     text = capsys.readouterr().out
     for command in ("reproduce", "summary", "bench"):
         assert command in text
+
+
+def test_recorded_seeds(data, tmp_path):
+    from cbam_helpers.experiments import recorded_seeds
+
+    assert recorded_seeds(TINY, tmp_path) == [0]
+    for seed in (2, 5):
+        run_tiny(RunConfig("none", 0, seed, TINY.but(epochs=1)), data, tmp_path)
+    assert recorded_seeds(TINY.but(epochs=1), tmp_path) == [2, 5]
