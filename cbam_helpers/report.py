@@ -25,7 +25,7 @@ def provenance(records):
 def gap_statement(table, baseline, treatment):
     """Whether the accuracy gap between two configurations exceeds the spread between seeds."""
     rows = table.set_index("configuration")
-    gap = rows.loc[treatment, "mean_accuracy"] - rows.loc[baseline, "mean_accuracy"]
+    gap = round(rows.loc[treatment, "mean_accuracy"] - rows.loc[baseline, "mean_accuracy"], 2) + 0.0  # no "-0.00"
     spread = max(rows.loc[baseline, "std_accuracy"], rows.loc[treatment, "std_accuracy"])
     n = int(min(rows.loc[baseline, "n"], rows.loc[treatment, "n"]))
     text = f"`{treatment}` scores {gap:+.2f} points against `{baseline}`"

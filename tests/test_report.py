@@ -43,3 +43,8 @@ def test_provenance_names_profile_seeds_device_and_data():
     for words in ("`cpu` profile", "64x64", "20,000 training", "all test images", "seeds 0, 1",
                   "cpu (2 threads)", "20 minutes", "cifar10-jpeg.tar.gz"):
         assert words in text
+
+
+def test_a_vanishing_gap_has_no_minus_sign():
+    text = gap_statement(table([("a", 60.004, 0.5, 2), ("b", 60.0, 0.5, 2)]), "a", "b")
+    assert "+0.00 points" in text
