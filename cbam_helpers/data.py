@@ -109,11 +109,16 @@ def source_key(kind, path):
     return hashlib.sha256(repr((kind, str(path.resolve()), stats)).encode()).hexdigest()[:16]
 
 
-def save_atomically(obj, path):
+def replace_atomically(path, write):
+    """Call ``write(temporary_path)``, then rename over ``path``: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
+    write(tmp)
     os.replace(tmp, path)
+
+
+def save_atomically(obj, path):
+    replace_atomically(path, lambda tmp: torch.save(obj, tmp))
 
 
 def download_torchvision(root):

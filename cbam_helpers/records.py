@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 import torchvision
 
+from .data import replace_atomically
 from .mobilenet import MobileNet, count_parameters
 from .profiles import Profile, get_profile
 from .train import choose_device, device_name, fit
@@ -105,10 +106,7 @@ def run(config, data=None, *, results=None, force=False, device=None, progress=T
 
 
 def write_json(obj, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    replace_atomically(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=1)))
 
 
 def load_records(profile=None, results=None):
