@@ -5,7 +5,6 @@ The post's pipeline: an ImageFolder read with PIL, ``Resize(112)`` and ``ToTenso
 batched normalise/resize/flip on the device, channels_last, bf16 autocast on CUDA. Both train the
 same MobileNetV2 baseline at the full profile's settings.
 """
-import os
 import statistics
 import tarfile
 import tempfile
@@ -16,7 +15,7 @@ import torch
 from torch import nn
 
 from .batches import prepare
-from .data import load_cifar10
+from .data import default_root, load_cifar10
 from .mobilenet import MobileNet
 from .profiles import FULL
 from .train import autocast, choose_device, device_name
@@ -65,12 +64,12 @@ def extract_train_images(archive, folder, count):
     return Path(folder) / "train"
 
 
-def our_pipeline(images, labels, device, channels=3):
+def our_pipeline(images, labels, device):
     images, labels = images.to(device), labels.to(device)
     generator = torch.Generator(device=device).manual_seed(0)
     while True:
         index = torch.randint(len(labels), (FULL.batch_size,), device=device, generator=generator)
-        yield prepare(images[index], FULL.resolution, channels - 3, generator, flip=True), labels[index]
+        yield prepare(images[index], FULL.resolution, generator=generator, flip=True), labels[index]
 
 
 def main(steps=20, data=None, archive=None):
@@ -78,7 +77,7 @@ def main(steps=20, data=None, archive=None):
     data = data or load_cifar10()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        archive = archive or next(Path(os.environ.get("CBAM_DATA", ".")).glob("*.tar.gz"), None)
+        archive = archive or next(default_root().glob("*.tar.gz"), None)
         if archive is None:
             raise FileNotFoundError("bench needs the CIFAR-10 image-folder archive (CBAM_DATA) for the post's pipeline")
         folder = extract_train_images(archive, tmp, FULL.batch_size * (WARMUP + steps) * 2)
@@ -86,9 +85,9 @@ def main(steps=20, data=None, archive=None):
         post = timed_steps(MobileNet("none").to(device), post_pipeline(folder), steps, device)
         results["post"] = FULL.batch_size / statistics.median(post)
     step = {}
-    for loc, channels in (("none", 3), ("first", 3), ("last", 3)):
+    for loc in ("none", "first", "last"):
         torch.manual_seed(0)
-        model = MobileNet(loc, input_channel=channels).to(device, memory_format=torch.channels_last)
+        model = MobileNet(loc).to(device, memory_format=torch.channels_last)
         step[loc] = statistics.median(timed_steps(model, our_pipeline(data.train_images, data.train_labels, device),
                                                   steps, device))
     results["ours"] = FULL.batch_size / step["none"]

@@ -1,6 +1,7 @@
 """The book's two experiments as lists of run configurations, and the command that reproduces them."""
-import pandas as pd
+import functools
 
+from .data import load_cifar10
 from .profiles import get_profile
 from .records import RunConfig, load_records, run, summary
 
@@ -40,23 +41,12 @@ def configs(experiment, profile=None, seeds=(0,), reduction_ratio=1.0):
 
 def run_experiment(experiment, profile=None, seeds=(0,), data=None, **kwargs):
     """Records of every run of ``experiment``; missing runs are trained, existing ones read."""
-    if data is None:
-        from .data import load_cifar10
-        data = load_cifar10
     return [run(config, data, **kwargs) for config in configs(experiment, profile, seeds)]
 
 
 def reproduce(profile=None, seeds=(0,), experiments=(1, 2), **kwargs):
     """Run what is missing of ``experiments`` and return ``{experiment: summary table}``."""
-    from .data import load_cifar10
-
-    loaded = {}
-
-    def data():
-        if "cifar" not in loaded:
-            loaded["cifar"] = load_cifar10()
-        return loaded["cifar"]
-
+    data = functools.cache(load_cifar10)  # loaded once, and only if something must be trained
     return {n: summary(run_experiment(n, profile, seeds, data=data, **kwargs)) for n in experiments}
 
 

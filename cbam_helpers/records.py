@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 import torchvision
 
-from .data import replace_atomically
+from .data import load_cifar10, replace_atomically
 from .mobilenet import MobileNet, count_parameters
 from .profiles import Profile, get_profile
 from .train import choose_device, device_name, fit
@@ -84,7 +84,6 @@ def run(config, data=None, *, results=None, force=False, device=None, progress=T
     if force:
         checkpoint.unlink(missing_ok=True)
     if data is None:
-        from .data import load_cifar10
         data = load_cifar10
     if callable(data):
         data = data()
