@@ -2,7 +2,8 @@
 
 ``ChannelAttention`` returns the scores ``Mc(F) = sigmoid(MLP(MaxPool(F)) + MLP(AvgPool(F)))``;
 ``CBAM`` multiplies them into the features; ``SqueezeExcitation`` is the same gate fed by the
-average-pooled descriptor alone, so the two can share weights and be compared head to head.
+average-pooled descriptor alone and ``MaxPoolAttention`` by the max-pooled one, so the three can
+share weights and be compared head to head.
 """
 import numbers
 
@@ -86,6 +87,17 @@ class SqueezeExcitation(ChannelAttention):
         return x.mean((2, 3))[None]
 
 
+class MaxPoolAttention(ChannelAttention):
+    """CBAM's channel gate fed by the max-pooled descriptor only (the paper's Table 1 ablation)."""
+
+    def descriptors(self, x):
+        return x.amax((2, 3))[None]
+
+
+CHANNEL_GATES = {"both": ChannelAttention, "avg": SqueezeExcitation, "max": MaxPoolAttention}
+"""Which global descriptors feed the channel gate's MLP."""
+
+
 class SpatialAttention(nn.Module):
     """CBAM's spatial gate: ``sigmoid(conv_kxk([mean_c(F); max_c(F)]))``, shape (B, 1, H, W)."""
 
@@ -101,11 +113,16 @@ class SpatialAttention(nn.Module):
 
 
 class CBAM(nn.Module):
-    """Gated features ``Mc(F) * F``, then ``Ms(F') * F'`` when ``spatial=True`` (the paper's order)."""
+    """Gated features ``Mc(F) * F``, then ``Ms(F') * F'`` when ``spatial=True`` (the paper's order).
 
-    def __init__(self, input_channels, reduction_ratio=16, spatial=False, spatial_kernel=7):
+    ``pooling`` picks the descriptors of the channel gate: ``'both'`` (CBAM), ``'avg'`` (SE-Net) or ``'max'``.
+    """
+
+    def __init__(self, input_channels, reduction_ratio=16, spatial=False, spatial_kernel=7, pooling="both"):
         super().__init__()
-        self.channel_gate = ChannelAttention(input_channels, reduction_ratio)
+        if pooling not in CHANNEL_GATES:
+            raise ValueError(f"pooling must be one of {tuple(CHANNEL_GATES)}, got {pooling!r}")
+        self.channel_gate = CHANNEL_GATES[pooling](input_channels, reduction_ratio)
         self.spatial_gate = SpatialAttention(spatial_kernel) if spatial else None
 
     def forward(self, x, return_score=False):
@@ -114,3 +131,58 @@ class CBAM(nn.Module):
         if self.spatial_gate is not None:
             out = out * self.spatial_gate(out).to(out.dtype)
         return (out, scores) if return_score else out
+
+
+class ChannelScale(nn.Module):
+    """A learned score per channel, the same for every input: ``sigmoid(w) * F``.
+
+    The control for an input gate: what a channel gate achieves without looking at its input.
+    Starts at 0.5, as a freshly built channel gate roughly does.
+    """
+
+    def __init__(self, input_channels):
+        super().__init__()
+        hidden_units(input_channels, 1)  # the same checks on input_channels
+        self.input_channels = input_channels
+        self.logits = nn.Parameter(torch.zeros(input_channels))
+
+    def forward(self, x, return_score=False):
+        check_features(x, self.input_channels)
+        scores = torch.sigmoid(self.logits).expand(x.shape[0], -1)[..., None, None]
+        out = x * scores.to(x.dtype)
+        return (out, scores) if return_score else out
+
+
+class PooledResidualMLP(nn.Module):
+    """``F + MLP(AvgPool(F))``: the parameters of a channel gate's MLP, and no gate.
+
+    Before global average pooling this adds ``MLP(p)`` to the pooled vector ``p``, so a classifier
+    after it sees ``p + MLP(p)``: the capacity control for a gate on the last feature map, which
+    multiplies ``p`` by ``sigmoid(...)`` instead. It has no scores: ``return_score`` gives ``None``.
+    """
+
+    def __init__(self, input_channels, reduction_ratio=1.0):
+        super().__init__()
+        hidden = hidden_units(input_channels, reduction_ratio)
+        self.input_channels = input_channels
+        self.mlp = nn.Sequential(nn.Linear(input_channels, hidden), nn.ReLU(), nn.Linear(hidden, input_channels))
+
+    def forward(self, x, return_score=False):
+        check_features(x, self.input_channels)
+        out = x + self.mlp(x.mean((2, 3)))[..., None, None].to(x.dtype)
+        return (out, None) if return_score else out
+
+
+GATES = {
+    "cbam": lambda channels, r: CBAM(channels, r),
+    "cbam-avg": lambda channels, r: CBAM(channels, r, pooling="avg"),
+    "cbam-max": lambda channels, r: CBAM(channels, r, pooling="max"),
+    "cbam-spatial": lambda channels, r: CBAM(channels, r, spatial=True),
+    "scale": lambda channels, r: ChannelScale(channels),
+    "residual-mlp": lambda channels, r: PooledResidualMLP(channels, r),
+}
+"""Modules a :class:`~cbam_helpers.MobileNet` can place, by name: ``GATES[name](channels, reduction_ratio)``.
+
+``cbam`` is the post's (and the paper's) channel gate; ``cbam-avg`` / ``cbam-max`` feed it one
+descriptor; ``cbam-spatial`` adds CBAM's spatial gate; ``scale`` and ``residual-mlp`` are controls.
+"""

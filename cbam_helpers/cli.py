@@ -3,6 +3,7 @@ import argparse
 
 import pandas as pd
 
+from .experiments import EXPERIMENTS
 from .profiles import PROFILES
 
 
@@ -16,8 +17,10 @@ def main(argv=None):
     reproduce.add_argument("--profile", choices=PROFILES, default=None,
                            help="run profile (default: $CBAM_PROFILE, else full on CUDA, cpu elsewhere)")
     reproduce.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds to run (default: 0)")
-    reproduce.add_argument("--experiments", type=int, nargs="+", choices=(1, 2), default=[1, 2],
-                           help="which experiments (default: 1 2)")
+    reproduce.add_argument("--experiments", nargs="+", choices=[str(n) for n in EXPERIMENTS], default=["1", "2"],
+                           help="which experiments (default: 1 2, the post's; the named ones are chapter 7's)")
+    reproduce.add_argument("--jobs", type=int, default=1,
+                           help="train up to N configurations at once, each in its own process (default: 1)")
     reproduce.add_argument("--force", action="store_true", help="retrain even where a record exists")
     reproduce.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -37,7 +40,7 @@ def main(argv=None):
             from .experiments import reproduce as reproduce_experiments
 
             tables = reproduce_experiments(args.profile, seeds=args.seeds, experiments=args.experiments,
-                                           force=args.force, progress=not args.no_progress)
+                                           jobs=args.jobs, force=args.force, progress=not args.no_progress)
             for n, frame in tables.items():
                 print(f"\nExperiment {n}\n{frame.to_string(index=False)}")
         elif args.command == "summary":

@@ -192,12 +192,24 @@ def stack_images(files, where):
 READERS = {"torchvision": read_torchvision, "folder": read_folder, "archive": read_archive}
 
 
-def add_noise_channels(x, n=3, generator=None):
-    """Append ``n`` channels of N(0, 1) noise, the statistics of normalised RGB, drawn afresh on every call."""
+def add_noise_channels(x, n=3, generator=None, signal=0.0):
+    """Append ``n`` channels of N(0, 1) noise, the statistics of normalised RGB, drawn afresh on every call.
+
+    With ``signal`` = rho > 0 each channel is ``rho * gray + sqrt(1 - rho^2) * noise`` instead, where
+    ``gray`` is the luma of the (normalised) RGB channels: 1 copies the grayscale image, 0 is pure noise.
+    """
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         raise ValueError(f"expected a 4-D tensor (B, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
     if not isinstance(n, int) or n < 0:
         raise ValueError(f"n must be an int >= 0, got {n!r}")
+    if not 0 <= signal <= 1:
+        raise ValueError(f"signal must be a correlation between 0 and 1, got {signal!r}")
     b, _, h, w = x.shape
     noise = torch.randn(b, n, h, w, generator=generator, device=x.device, dtype=x.dtype)
+    if signal:
+        gray = torch.tensordot(x[:, :3], x.new_tensor(LUMA), dims=([1], [0]))[:, None]
+        noise = signal * gray + (1 - signal**2) ** 0.5 * noise
     return torch.cat((x, noise), dim=1)
+
+
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B

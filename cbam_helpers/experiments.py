@@ -1,8 +1,9 @@
-"""The book's two experiments as lists of run configurations, and the command that reproduces them."""
+"""The book's experiments as lists of run configurations, and the command that reproduces them."""
 import functools
 
 from .data import load_cifar10
 from .profiles import get_profile
+from .jobs import run_all
 from .records import RunConfig, load_records, run, summary
 
 # Numbers reported by the post the book follows (its own runs, not ours): final test accuracy in %
@@ -15,12 +16,36 @@ POST_ACCURACY = {
 }
 POST_ATTENTION = (0.985, 0.964, 0.911, 0.0066, 0.0051, 0.0070)
 
+NONE = dict(attention_loc="none")
+NOISE = dict(noise_channels=3)
 EXPERIMENTS = {
-    1: (("none", 0), ("last", 0)),
-    2: (("none", 0), ("none", 3), ("first", 3)),
+    1: (NONE, dict(attention_loc="last")),
+    2: (NONE, dict(NONE, **NOISE), dict(attention_loc="first", **NOISE)),
+    "descriptors": (NONE, *(dict(attention_loc="blocks", gate=gate, reduction_ratio=16)
+                            for gate in ("cbam-avg", "cbam-max", "cbam"))),
+    "capacity": (NONE, dict(attention_loc="last"), dict(attention_loc="last", reduction_ratio=16),
+                 dict(attention_loc="last", gate="residual-mlp")),
+    "spatial": (NONE, dict(attention_loc="blocks", reduction_ratio=16),
+                dict(attention_loc="blocks", gate="cbam-spatial", reduction_ratio=16)),
+    "signal": (dict(NONE, **NOISE), dict(attention_loc="first", **NOISE),
+               dict(attention_loc="first", gate="scale", **NOISE),
+               *(dict(attention_loc="first", signal=rho, **NOISE) for rho in (0.2, 0.5, 1.0))),
 }
-"""Experiment 1: baseline against attention on the last feature map.
-Experiment 2: RGB baseline, RGB + 3 noise channels, and RGB + noise with attention on the input."""
+"""Each experiment's configurations, as :class:`RunConfig` fields besides the seed and profile.
+
+1: baseline against attention on the last feature map. 2: RGB baseline, RGB + 3 noise channels,
+and RGB + noise with attention on the input. The named ones are chapter 7's: which descriptor feeds
+the gate, attention or extra parameters, channel and spatial gates, and extra channels that carry
+some of the image (``signal``) with a constant-scale control.
+"""
+
+
+def experiment_key(name):
+    """``1``, ``'1'`` and ``'signal'`` name experiments; anything else is refused with the choices."""
+    key = int(name) if isinstance(name, str) and name.isdigit() else name
+    if key not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(map(str, EXPERIMENTS))}")
+    return key
 
 
 def recorded_seeds(profile=None, results=None):
@@ -28,15 +53,14 @@ def recorded_seeds(profile=None, results=None):
     return sorted({r["config"]["seed"] for r in load_records(profile, results)}) or [0]
 
 
-def configs(experiment, profile=None, seeds=(0,), reduction_ratio=1.0):
+def configs(experiment, profile=None, seeds=(0,)):
     """Run configurations of ``experiment``; ``seeds=None`` means :func:`recorded_seeds`."""
-    if experiment not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {experiment!r}; choose one of {sorted(EXPERIMENTS)}")
+    specs = EXPERIMENTS[experiment_key(experiment)]
     profile = get_profile(profile)
     if seeds is None:
         seeds = recorded_seeds(profile)
-    return [RunConfig(loc, noise, seed, profile, reduction_ratio)
-            for loc, noise in EXPERIMENTS[experiment] for seed in seeds]
+    return [RunConfig(**dict(dict(noise_channels=0), **spec), seed=seed, profile=profile)
+            for spec in specs for seed in seeds]
 
 
 def run_experiment(experiment, profile=None, seeds=(0,), data=None, **kwargs):
@@ -44,10 +68,17 @@ def run_experiment(experiment, profile=None, seeds=(0,), data=None, **kwargs):
     return [run(config, data, **kwargs) for config in configs(experiment, profile, seeds)]
 
 
-def reproduce(profile=None, seeds=(0,), experiments=(1, 2), **kwargs):
-    """Run what is missing of ``experiments`` and return ``{experiment: summary table}``."""
+def reproduce(profile=None, seeds=(0,), experiments=(1, 2), jobs=1, **kwargs):
+    """Run what is missing of ``experiments``, seed by seed, and return ``{experiment: summary table}``.
+
+    A configuration shared between experiments (the RGB baseline) is trained once; ``jobs`` > 1
+    trains that many configurations at once, each in its own process (see :func:`run_all`).
+    """
+    experiments = [experiment_key(n) for n in experiments]
+    queue = {c.run_id: c for seed in seeds for n in experiments for c in configs(n, profile, (seed,))}
     data = functools.cache(load_cifar10)  # loaded once, and only if something must be trained
-    return {n: summary(run_experiment(n, profile, seeds, data=data, **kwargs)) for n in experiments}
+    records = run_all(list(queue.values()), data, jobs=jobs, **kwargs)
+    return {n: summary([records[c.run_id] for c in configs(n, profile, seeds)]) for n in experiments}
 
 
 def compare_with_post(records):

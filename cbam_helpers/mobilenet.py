@@ -4,7 +4,7 @@ from torch import nn
 from torchvision.models import MobileNetV2
 from torchvision.models.mobilenetv2 import InvertedResidual
 
-from .attention import CBAM
+from .attention import GATES
 
 ATTENTION_LOCATIONS = ("none", "first", "last", "blocks")
 
@@ -21,6 +21,9 @@ class MobileNet(MobileNetV2):
     input_channel:
         channels of the input image; anything but 3 replaces the stem convolution
         (kaiming normal, fan_out, as torchvision initialises its own convolutions).
+    gate:
+        which module sits at those places, a name in :data:`~cbam_helpers.attention.GATES`:
+        ``'cbam'`` (CBAM's channel gate, the default) or a variant or control of it.
 
     ``forward(x, return_score=True)`` returns ``(logits, scores)``, the scores of the ``first``
     or ``last`` gate as (B, C).
@@ -32,9 +35,12 @@ class MobileNet(MobileNetV2):
     default ``nn.Linear`` initialisation: it is built after torchvision's own initialisation runs.
     """
 
-    def __init__(self, attention_loc="none", input_channel=3, reduction_ratio=1.0, num_classes=10, **kwargs):
+    def __init__(self, attention_loc="none", input_channel=3, reduction_ratio=1.0, num_classes=10, gate="cbam",
+                 **kwargs):
         if attention_loc not in ATTENTION_LOCATIONS:
             raise ValueError(f"attention_loc must be one of {ATTENTION_LOCATIONS}, got {attention_loc!r}")
+        if gate not in GATES:
+            raise ValueError(f"gate must be one of {tuple(GATES)}, got {gate!r}")
         if isinstance(input_channel, bool) or not isinstance(input_channel, int) or input_channel < 1:
             raise ValueError(f"input_channel must be an int >= 1 (3 for RGB), got {input_channel!r}")
         super().__init__(num_classes=num_classes, **kwargs)
@@ -42,15 +48,16 @@ class MobileNet(MobileNetV2):
         self.input_channel = input_channel
         if input_channel != 3:
             self.features[0][0] = self._stem(input_channel)
+        self.gate = gate
         self.attention = None
         if attention_loc == "first":
-            self.attention = CBAM(input_channel, reduction_ratio)
+            self.attention = GATES[gate](input_channel, reduction_ratio)
         elif attention_loc == "last":
-            self.attention = CBAM(self.last_channel, reduction_ratio)
+            self.attention = GATES[gate](self.last_channel, reduction_ratio)
         elif attention_loc == "blocks":
             for block in self.features:
                 if isinstance(block, InvertedResidual):
-                    block.conv.append(CBAM(block.out_channels, reduction_ratio))
+                    block.conv.append(GATES[gate](block.out_channels, reduction_ratio))
 
     def _stem(self, input_channel):
         old = self.features[0][0]
@@ -70,7 +77,9 @@ class MobileNet(MobileNetV2):
         if self.attention_loc == "last":
             x, scores = self.attention(x, return_score=True)
         logits = self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
-        return (logits, scores.flatten(1)) if return_score else logits
+        if not return_score:
+            return logits
+        return logits, None if scores is None else scores.flatten(1)
 
 
 def count_parameters(model):

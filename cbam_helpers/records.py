@@ -35,33 +35,58 @@ RESULTS = default_results()
 
 @dataclass(frozen=True)
 class RunConfig:
-    """What identifies a run: the model, its input, the seed and the whole profile."""
+    """What identifies a run: the model, its input, the seed and the whole profile.
+
+    ``gate`` names the module at ``attention_loc`` (see :data:`~cbam_helpers.attention.GATES`);
+    ``signal`` is how much of the grayscale image the extra input channels carry (0: pure noise).
+    A field at its default stays out of :meth:`as_dict`, so records made before it existed keep their id.
+    """
 
     attention_loc: str
     noise_channels: int
     seed: int
     profile: Profile
     reduction_ratio: float = 1.0
+    gate: str = "cbam"
+    signal: float = 0.0
 
     @property
     def label(self):
-        channels = "RGB" if self.noise_channels == 0 else f"RGB + {self.noise_channels} noise"
-        return f"{self.attention_loc}, {channels}"
+        """The configuration without its seed, e.g. ``'last, RGB'`` or ``'blocks cbam-avg r=16, RGB'``."""
+        model = self.attention_loc
+        if self.gate != "cbam":
+            model += f" {self.gate}"
+        if self.reduction_ratio != 1.0:
+            model += f" r={self.reduction_ratio:g}"
+        if self.noise_channels == 0:
+            channels = "RGB"
+        elif self.signal:
+            channels = f"RGB + {self.noise_channels} gray (rho={self.signal:g})"
+        else:
+            channels = f"RGB + {self.noise_channels} noise"
+        return f"{model}, {channels}"
 
     def as_dict(self):
-        return dict(attention_loc=self.attention_loc, noise_channels=self.noise_channels, seed=self.seed,
-                    reduction_ratio=self.reduction_ratio, profile=self.profile.as_dict())
+        fields = dict(attention_loc=self.attention_loc, noise_channels=self.noise_channels, seed=self.seed,
+                      reduction_ratio=self.reduction_ratio, profile=self.profile.as_dict())
+        if self.gate != "cbam":
+            fields["gate"] = self.gate
+        if self.signal:
+            fields["signal"] = self.signal
+        return fields
 
     @property
     def run_id(self):
         digest = hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:8]
+        gate = "" if self.gate == "cbam" else f"{self.gate}-"
         noise = f"noise{self.noise_channels}-" if self.noise_channels else ""
-        return f"{self.attention_loc}-{noise}r{self.reduction_ratio:g}-seed{self.seed}-{digest}"
+        signal = f"rho{self.signal:g}-" if self.signal else ""
+        return f"{self.attention_loc}-{gate}{noise}{signal}r{self.reduction_ratio:g}-seed{self.seed}-{digest}"
 
     def build_model(self):
         torch.manual_seed(self.seed)
         return MobileNet(self.attention_loc, input_channel=3 + self.noise_channels,
-                         reduction_ratio=self.reduction_ratio)
+                         reduction_ratio=self.reduction_ratio, gate=self.gate)
 
 
 def record_path(config, results=None):
@@ -91,7 +116,7 @@ def run(config, data=None, *, results=None, force=False, device=None, progress=T
     model = config.build_model()
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     history = fit(model, data, config.profile, seed=config.seed, noise_channels=config.noise_channels,
-                  checkpoint=checkpoint, device=device, progress=progress)
+                  signal=config.signal, checkpoint=checkpoint, device=device, progress=progress)
     record = dict(
         run_id=config.run_id, label=config.label, config=config.as_dict(), history=history,
         test_accuracy=history[-1]["test_accuracy"], attention=history[-1]["attention"],
@@ -128,4 +153,4 @@ def summary(records):
 def history_frame(records):
     """All per-epoch rows of ``records`` in one long DataFrame, for learning curves."""
     rows = [dict(epoch, configuration=r["label"], seed=r["config"]["seed"]) for r in records for epoch in r["history"]]
-    return pd.DataFrame(rows).drop(columns="attention", errors="ignore")
+    return pd.DataFrame(rows).drop(columns=["attention", "attention_std", "stem_norm", "spatial_maps"], errors="ignore")

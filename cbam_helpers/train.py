@@ -5,13 +5,13 @@ epoch number, so a run resumed from its last checkpoint ends with the same numbe
 was never interrupted.
 """
 import math
-import os
 import time
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .attention import SpatialAttention
 from .batches import batches, number_of_batches, prepare, seeded_generator
 from .data import save_atomically
 
@@ -31,7 +31,10 @@ def choose_device():
 def device_name(device):
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{device.type} ({torch.get_num_threads()} threads)" if device.type == "cpu" else device.type
+    if device.type == "cpu":
+        threads = torch.get_num_threads()
+        return f"cpu ({threads} thread{'s' if threads > 1 else ''})"
+    return device.type
 
 
 def epoch_seed(seed, epoch, stream):
@@ -45,13 +48,13 @@ def autocast(device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=native_bf16)
 
 
-def train_one_epoch(model, optimizer, data, *, epoch, seed, profile, noise_channels, device, progress):
+def train_one_epoch(model, optimizer, data, *, epoch, seed, profile, noise_channels, device, progress, signal=0.0):
     model.train()
     torch.manual_seed(epoch_seed(seed, epoch, 1))
     loss_fn = nn.CrossEntropyLoss()
     total_loss, correct, seen = 0.0, 0, 0
     steps = batches(data["train_images"], data["train_labels"], profile.batch_size, profile.resolution,
-                    noise_channels, train=True, seed=epoch_seed(seed, epoch, 0))
+                    noise_channels, train=True, seed=epoch_seed(seed, epoch, 0), signal=signal)
     bar = tqdm(steps, total=number_of_batches(len(data["train_labels"]), profile.batch_size),
                desc=f"epoch {epoch + 1}", leave=False, disable=not progress)
     for batch, (x, y) in enumerate(bar):
@@ -76,12 +79,13 @@ def train_one_epoch(model, optimizer, data, *, epoch, seed, profile, noise_chann
 
 
 @torch.no_grad()
-def evaluate(model, images, labels, *, profile, noise_channels, device):
+def evaluate(model, images, labels, *, profile, noise_channels, device, signal=0.0):
     """Loss and accuracy on a fixed set; its noise channels are the same at every evaluation."""
     model.eval()
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
     total_loss, correct = 0.0, 0
-    for x, y in batches(images, labels, EVAL_BATCH, profile.resolution, noise_channels, seed=PROBE_SEED):
+    for x, y in batches(images, labels, EVAL_BATCH, profile.resolution, noise_channels, seed=PROBE_SEED,
+                        signal=signal):
         with autocast(device):
             logits = model(x)
         total_loss += loss_fn(logits.float(), y).item()
@@ -89,22 +93,63 @@ def evaluate(model, images, labels, *, profile, noise_channels, device):
     return total_loss / len(labels), correct / len(labels)
 
 
-def probe_images(test_images, *, profile, noise_channels):
-    """The fixed 64 random test images the attention scores are averaged over (the post's measurement)."""
+def probe_images(test_images, *, profile, noise_channels, signal=0.0):
+    """The fixed 64 random test images the attention scores are averaged over (the post's measurement).
+
+    Returns the model's inputs and the images' uint8 pixels.
+    """
     generator = seeded_generator(PROBE_SEED, test_images.device)
     index = torch.randperm(len(test_images), generator=generator, device=test_images.device)[:PROBE_IMAGES]
-    return prepare(test_images[index], profile.resolution, noise_channels, generator)
+    pixels = test_images[index]
+    return prepare(pixels, profile.resolution, noise_channels, generator, signal=signal), pixels
 
 
 @torch.no_grad()
-def mean_attention(model, probe, device):
-    """Mean score per channel over the probe images, or None for a model without a first/last gate."""
+def attention_scores(model, probe, device):
+    """Scores per probe image and channel (64, C), or None for a model without a first/last gate."""
     if getattr(model, "attention_loc", None) not in ("first", "last"):
         return None
     model.eval()
     with autocast(device):
         _, scores = model(probe, return_score=True)
-    return scores.float().mean(0).tolist()
+    return None if scores is None else scores.float()
+
+
+SPATIAL_PROBES = 8
+
+
+@torch.no_grad()
+def spatial_maps(model, probe, probe_pixels, device):
+    """The spatial gates' maps on the first probe images: the first gate at each map size from 4x4 up.
+
+    Returns ``None`` for a model without spatial gates, else ``dict(images, maps)``: the images as
+    uint8 (3, 32, 32) lists and, per map size, ``dict(block, size, maps)`` with maps rounded to 3 decimals.
+    """
+    gates = [(name, m) for name, m in model.named_modules() if isinstance(m, SpatialAttention)]
+    if not gates:
+        return None
+    captured = []
+    hooks = [m.register_forward_hook(lambda m, i, out, name=name: captured.append((name, out))) for name, m in gates]
+    model.eval()
+    try:
+        with autocast(device):
+            model(probe[:SPATIAL_PROBES])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    first_per_size = {}
+    for name, out in captured:
+        size = out.shape[-1]
+        if size >= 4 and size not in first_per_size:
+            maps = out[:, 0].float().cpu().round(decimals=3).tolist()
+            first_per_size[size] = dict(block=name.split(".conv.")[0], size=size, maps=maps)
+    return dict(images=probe_pixels[:SPATIAL_PROBES].cpu().tolist(), maps=list(first_per_size.values()))
+
+
+def stem_norms(model):
+    """L2 norm of the stem convolution's weights per input channel: how much the network listens to each."""
+    weight = model.features[0][0].weight.detach().float()
+    return weight.transpose(0, 1).flatten(1).norm(dim=1).tolist()
 
 
 def to_device(data, profile, device):
@@ -122,15 +167,13 @@ def to_device(data, profile, device):
     return {k: v.to(device) for k, v in tensors.items()}
 
 
-def fit(model, data, profile, *, seed, noise_channels, checkpoint, device=None, progress=True):
+def fit(model, data, profile, *, seed, noise_channels, checkpoint, device=None, progress=True, signal=0.0):
     """Train ``model`` on ``data`` (a CIFAR10) under ``profile``; return the per-epoch history.
 
     After every epoch the model, optimiser and history go to ``checkpoint``; when that file exists,
     training resumes after its last finished epoch.
     """
     device = device or choose_device()
-    if device.type == "cpu":
-        torch.set_num_threads(os.cpu_count())
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     model = model.to(device, memory_format=torch.channels_last)
@@ -142,21 +185,29 @@ def fit(model, data, profile, *, seed, noise_channels, checkpoint, device=None, 
         optimizer.load_state_dict(state["optimizer"])
         history = state["history"]
     tensors = to_device(data, profile, device)
-    probe = probe_images(tensors["probe_pool"], profile=profile, noise_channels=noise_channels)
+    probe, probe_pixels = probe_images(tensors["probe_pool"], profile=profile, noise_channels=noise_channels,
+                                       signal=signal)
     epochs = tqdm(range(len(history), profile.epochs), initial=len(history), total=profile.epochs,
                   desc=f"{profile.name}: {model.attention_loc}, {3 + noise_channels} channels, seed {seed}",
                   disable=not progress)
     for epoch in epochs:
         start = time.perf_counter()
         train_loss, train_acc = train_one_epoch(model, optimizer, tensors, epoch=epoch, seed=seed, profile=profile,
-                                                noise_channels=noise_channels, device=device, progress=progress)
+                                                noise_channels=noise_channels, device=device, progress=progress,
+                                                signal=signal)
         test_loss, test_acc = evaluate(model, tensors["test_images"], tensors["test_labels"], profile=profile,
-                                       noise_channels=noise_channels, device=device)
+                                       noise_channels=noise_channels, device=device, signal=signal)
+        scores = attention_scores(model, probe, device)
         history.append(dict(
             epoch=epoch + 1, train_loss=train_loss, train_accuracy=train_acc, test_loss=test_loss,
             test_accuracy=test_acc, seconds=time.perf_counter() - start,
-            attention=mean_attention(model, probe, device),
+            attention=None if scores is None else scores.mean(0).tolist(),
+            attention_std=None if scores is None else scores.std(0).tolist(),
+            stem_norm=stem_norms(model),
         ))
         epochs.set_postfix(test_acc=f"{test_acc:.4f}")
         save_atomically(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), history=history), checkpoint)
+    maps = spatial_maps(model, probe, probe_pixels, device)
+    if maps is not None:
+        history[-1]["spatial_maps"] = maps
     return history

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from cbam_helpers import CBAM, ChannelAttention, SqueezeExcitation
+from cbam_helpers.attention import GATES, ChannelScale, MaxPoolAttention, PooledResidualMLP
 
 
 def two_call_scores(gate, x):
@@ -144,3 +145,50 @@ def test_non_positive_ratio_refused(ratio):
 def test_non_integer_channels_refused():
     with pytest.raises(TypeError, match="input_channels must be an int"):
         ChannelAttention(8.0)
+
+
+def test_max_pool_attention_uses_max_only():
+    torch.manual_seed(8)
+    cbam_gate = ChannelAttention(8, 2)
+    max_gate = MaxPoolAttention(8, 2)
+    max_gate.load_state_dict(cbam_gate.state_dict())
+    x = torch.randn(2, 8, 4, 4)
+    torch.testing.assert_close(max_gate(x), torch.sigmoid(cbam_gate.mlp(x.amax((2, 3))))[..., None, None])
+
+
+def test_cbam_pooling_picks_the_gate():
+    assert type(CBAM(8, 2, pooling="avg").channel_gate) is SqueezeExcitation
+    assert type(CBAM(8, 2, pooling="max").channel_gate) is MaxPoolAttention
+    assert type(CBAM(8, 2).channel_gate) is ChannelAttention
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        CBAM(8, 2, pooling="median")
+
+
+def test_channel_scale_ignores_its_input():
+    scale = ChannelScale(4)
+    with torch.no_grad():
+        scale.logits.copy_(torch.tensor([0.0, 2.0, -2.0, 0.5]))
+    x = torch.randn(3, 4, 5, 5)
+    out, scores = scale(x, return_score=True)
+    expected = torch.sigmoid(torch.tensor([0.0, 2.0, -2.0, 0.5]))
+    assert scores.shape == (3, 4, 1, 1) and torch.equal(scores[0].flatten(), scores[2].flatten())
+    torch.testing.assert_close(scores[1].flatten(), expected)
+    torch.testing.assert_close(out, x * expected[None, :, None, None])
+    assert torch.equal(ChannelScale(4)(x, return_score=True)[1], torch.full((3, 4, 1, 1), 0.5))
+
+
+def test_pooled_residual_mlp_adds_to_the_pooled_vector():
+    torch.manual_seed(9)
+    control = PooledResidualMLP(6, 1.0)
+    x = torch.randn(2, 6, 3, 3)
+    pooled = x.mean((2, 3))
+    torch.testing.assert_close(control(x).mean((2, 3)), pooled + control.mlp(pooled))
+    assert control(x, return_score=True)[1] is None
+    # the same parameters as CBAM's channel gate at the same ratio
+    assert sum(p.numel() for p in control.parameters()) == sum(p.numel() for p in ChannelAttention(6, 1.0).parameters())
+
+
+def test_every_gate_keeps_the_shape():
+    x = torch.randn(2, 16, 4, 4)
+    for name, build in GATES.items():
+        assert build(16, 4)(x).shape == x.shape, name

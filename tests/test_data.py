@@ -134,3 +134,18 @@ def test_training_batches_cover_the_set_and_flip():
     assert 0 < flipped.sum() < 10
     again = [y for _, y in batches(images, labels, 4, 32, noise_channels=2, train=True, seed=1)]
     assert torch.equal(torch.cat(again), torch.cat([y for _, y in seen]))
+
+
+def test_extra_channels_with_signal():
+    x = torch.randn(16, 3, 8, 8)
+    gray = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
+    copy = add_noise_channels(x, 2, signal=1.0)
+    torch.testing.assert_close(copy[:, 3], gray)
+    torch.testing.assert_close(copy[:, 4], gray)
+    # rho = 0 is the pure noise of chapter 5, draw for draw
+    pure = add_noise_channels(x, 2, generator=torch.Generator().manual_seed(3))
+    mixed = add_noise_channels(x, 2, generator=torch.Generator().manual_seed(3), signal=0.5)
+    torch.testing.assert_close(mixed[:, 3:], 0.5 * gray[:, None] + 0.75**0.5 * pure[:, 3:])
+    assert torch.equal(add_noise_channels(x, 2, generator=torch.Generator().manual_seed(3), signal=0.0), pure)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        add_noise_channels(x, 2, signal=1.5)

@@ -142,3 +142,76 @@ def test_recorded_seeds(data, tmp_path):
     for seed in (2, 5):
         run_tiny(RunConfig("none", 0, seed, TINY.but(epochs=1)), data, tmp_path)
     assert recorded_seeds(TINY.but(epochs=1), tmp_path) == [2, 5]
+
+
+def test_jobs_give_the_records_of_a_sequential_run(data, tmp_path):
+    from cbam_helpers.jobs import run_all, threads_per_job
+
+    runs = [RunConfig("none", 0, 0, TINY.but(epochs=1)), RunConfig("first", 3, 0, TINY.but(epochs=1)),
+            RunConfig("last", 0, 1, TINY.but(epochs=1))]
+    parallel = run_all(runs, data, jobs=2, results=tmp_path / "parallel", device=CPU, progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads_per_job(2))  # the same arithmetic as a worker's
+    try:
+        sequential = run_all(runs, data, jobs=1, results=tmp_path / "sequential", device=CPU, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    strip = lambda r: [{k: v for k, v in e.items() if k != "seconds"} for e in r["history"]]
+    assert sorted(parallel) == sorted(sequential) == sorted(c.run_id for c in runs)
+    for run_id in parallel:
+        assert strip(parallel[run_id]) == strip(sequential[run_id])
+        assert record_path(next(c for c in runs if c.run_id == run_id), tmp_path / "parallel").exists()
+    with pytest.raises(ValueError, match="jobs must be"):
+        run_all(runs, data, jobs=0)
+
+
+def test_shared_configurations_are_trained_once(data, tmp_path, monkeypatch):
+    from cbam_helpers import experiments
+
+    trained = []
+
+    def train_tiny(queue, _, **kwargs):
+        trained.extend(queue)
+        return {c.run_id: run_tiny(c, data, tmp_path) for c in queue}
+
+    monkeypatch.setattr(experiments, "run_all", train_tiny)
+    experiments.reproduce(TINY.but(epochs=1), seeds=(0,), experiments=(1, 2), progress=False)
+    assert [c.label for c in trained] == ["none, RGB", "last, RGB", "none, RGB + 3 noise", "first, RGB + 3 noise"]
+
+
+def test_new_fields_leave_the_committed_records_reachable():
+    """A field at its default stays out of the run id, so the records made before it existed keep theirs."""
+    from pathlib import Path
+
+    committed = sorted((Path(__file__).resolve().parents[1] / "results").glob("*/*.json"))
+    assert committed
+    for path in committed:
+        record = json.loads(path.read_text())
+        fields = dict(record["config"])
+        profile = Profile(**fields.pop("profile"))
+        config = RunConfig(**fields, profile=profile)
+        assert config.run_id == record["run_id"] == path.stem
+        assert config.label == record["label"]
+
+
+def test_labels_and_ids_name_what_differs():
+    config = RunConfig("blocks", 0, 0, TINY, reduction_ratio=16, gate="cbam-avg")
+    assert config.label == "blocks cbam-avg r=16, RGB" and config.run_id.startswith("blocks-cbam-avg-r16-seed0-")
+    gray = RunConfig("first", 3, 1, TINY, signal=0.5)
+    assert gray.label == "first, RGB + 3 gray (rho=0.5)" and gray.run_id.startswith("first-noise3-rho0.5-r1-seed1-")
+    assert gray.as_dict()["signal"] == 0.5 and "gate" not in gray.as_dict()
+
+
+def test_spatial_maps_are_recorded(data, tmp_path):
+    record = run_tiny(RunConfig("blocks", 0, 0, TINY.but(resolution=64, epochs=1), reduction_ratio=4,
+                                gate="cbam-spatial"), data, tmp_path)
+    maps = record["history"][-1]["spatial_maps"]
+    assert [m["size"] for m in maps["maps"]] == [32, 16, 8, 4]
+    assert torch.tensor(maps["images"]).shape == (8, 3, 32, 32)
+    first = torch.tensor(maps["maps"][0]["maps"])
+    assert first.shape == (8, 32, 32) and ((first >= 0) & (first <= 1)).all()
+
+
+def test_stem_norms_are_recorded_per_input_channel(data, tmp_path):
+    record = run_tiny(RunConfig("none", 3, 0, TINY.but(epochs=1)), data, tmp_path)
+    assert len(record["history"][-1]["stem_norm"]) == 6 and all(n > 0 for n in record["history"][-1]["stem_norm"])

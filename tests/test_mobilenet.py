@@ -91,3 +91,31 @@ def test_bad_arguments(kwargs, words):
 def test_wrong_input_channels_is_readable():
     with pytest.raises(ValueError, match="expected 6 channels"):
         MobileNet("first", input_channel=6)(torch.randn(1, 3, 32, 32))
+
+
+@pytest.mark.parametrize("gate", ["cbam-avg", "cbam-max", "cbam-spatial", "scale", "residual-mlp"])
+def test_every_gate_builds_at_every_place(gate):
+    torch.manual_seed(0)
+    for loc in ("first", "last", "blocks"):
+        assert MobileNet(loc, input_channel=6, reduction_ratio=2, gate=gate).eval()(torch.randn(1, 6, 64, 64)).shape == (1, 10)
+
+
+def test_last_gate_is_a_gated_head():
+    """A gate before global average pooling equals the same per-channel scores applied to the pooled vector."""
+    torch.manual_seed(1)
+    model = MobileNet("last").eval()
+    x = torch.randn(2, 3, 64, 64)
+    features = model.features(x)
+    scores = model.attention.channel_gate(features).flatten(1)
+    torch.testing.assert_close(model(x), model.classifier(features.mean((2, 3)) * scores))
+
+
+def test_residual_mlp_control_has_the_parameters_of_last_and_no_scores():
+    assert count_parameters(MobileNet("last", gate="residual-mlp")) == count_parameters(MobileNet("last"))
+    logits, scores = MobileNet("last", gate="residual-mlp").eval()(torch.randn(1, 3, 64, 64), return_score=True)
+    assert logits.shape == (1, 10) and scores is None
+
+
+def test_unknown_gate_is_refused():
+    with pytest.raises(ValueError, match="gate must be one of"):
+        MobileNet("last", gate="transformer")
