@@ -142,12 +142,18 @@ def load_records(profile=None, results=None):
 
 
 def summary(records):
-    """Per configuration: mean and standard deviation of final test accuracy (in %) over seeds, and n."""
+    """Per configuration: mean and standard deviation of final test accuracy (in %) over seeds, n, and each seed's."""
+    columns = ["configuration", "mean_accuracy", "std_accuracy", "n", "per_seed"]
     if not records:
-        return pd.DataFrame(columns=["configuration", "mean_accuracy", "std_accuracy", "n"])
-    frame = pd.DataFrame(dict(configuration=r["label"], accuracy=100 * r["test_accuracy"]) for r in records)
-    table = frame.groupby("configuration", sort=False)["accuracy"].agg(["mean", "std", "count"]).reset_index()
-    return table.rename(columns={"mean": "mean_accuracy", "std": "std_accuracy", "count": "n"})
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(dict(configuration=r["label"], seed=r["config"]["seed"], accuracy=100 * r["test_accuracy"])
+                         for r in records).sort_values("seed", kind="stable")
+    groups = frame.groupby("configuration", sort=False)["accuracy"]
+    table = groups.agg(["mean", "std", "count"]).reset_index()
+    table["per_seed"] = groups.agg(lambda a: ", ".join(f"{v:.2f}" for v in a)).values
+    table = table.rename(columns={"mean": "mean_accuracy", "std": "std_accuracy", "count": "n"})
+    order = list(dict.fromkeys(r["label"] for r in records))  # configurations in the order they were asked for
+    return table.set_index("configuration").loc[order].reset_index()[columns]
 
 
 def history_frame(records):

@@ -1,5 +1,14 @@
-"""Sentences for the chapters, computed from run records so that no number in the prose is typed."""
+"""Sentences and comparison tables for the chapters, computed from run records: no number in the prose is typed.
+
+Two configurations are compared on their per-seed paired differences: runs with the same seed share
+the backbone's initialisation and the order of the data (``RunConfig.build_model`` seeds before
+building), so the difference seed by seed removes most of what the seed changes. The comparison
+gives the mean difference, its standard error and a 95% t-interval with n - 1 degrees of freedom.
+"""
 import math
+from dataclasses import dataclass
+
+import pandas as pd
 
 
 def provenance(records):
@@ -8,6 +17,7 @@ def provenance(records):
     devices = sorted({r["device"] for r in records})
     data = sorted({r["data"] for r in records})
     seeds = sorted({r["config"]["seed"] for r in records})
+    torches = sorted({r["torch"] for r in records})
     minutes = sum(r["wall_seconds"] for r in records) / 60
     subset = "all" if profile["train_images"] is None else f"{profile['train_images']:,}"
     tests = "all" if profile["test_images"] is None else f"{profile['test_images']:,}"
@@ -17,22 +27,138 @@ def provenance(records):
         f"({profile['resolution']}x{profile['resolution']} input, batch {profile['batch_size']}, "
         f"lr {profile['lr']}, {profile['epochs']} epochs, {subset} training and {tests} test images), "
         f"seeds {', '.join(map(str, seeds))}; trained on {', '.join(devices)} with torch "
-        f"{records[0]['torch']}, {minutes:.0f} minutes of training in all, last finished {finished}; "
+        f"{', '.join(torches)}, {minutes:.0f} minutes of training in all, last finished {finished}; "
         f"data: {', '.join(data)}."
     )
 
 
-def gap_statement(table, baseline, treatment):
-    """Whether the accuracy gap between two configurations exceeds the spread between seeds."""
-    rows = table.set_index("configuration")
-    gap = round(rows.loc[treatment, "mean_accuracy"] - rows.loc[baseline, "mean_accuracy"], 2) + 0.0  # no "-0.00"
-    spread = max(rows.loc[baseline, "std_accuracy"], rows.loc[treatment, "std_accuracy"])
-    n = int(min(rows.loc[baseline, "n"], rows.loc[treatment, "n"]))
-    text = f"`{treatment}` scores {gap:+.2f} points against `{baseline}`"
-    if n < 2 or math.isnan(spread):
-        return (f"{text}, from {n} seed per configuration: with one seed the spread between seeds is "
-                f"unmeasured, so this gap cannot be told apart from seed noise. "
-                f"`python -m cbam_helpers reproduce --seeds 0 1 2` adds the seeds that measure it.")
-    verdict = "exceeds" if abs(gap) > 2 * spread else "does not exceed"
-    return (f"{text}, over {n} seeds per configuration; the larger standard deviation between seeds is "
-            f"{spread:.2f} points, and the gap {verdict} twice that.")
+def student_t_cdf(t, df, steps=2000):
+    """P(T <= t) for Student's t with ``df`` degrees of freedom (Simpson's rule on the density)."""
+    if t < 0:
+        return 1 - student_t_cdf(-t, df, steps)
+    log_norm = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+    density = lambda x: math.exp(log_norm - (df + 1) / 2 * math.log1p(x * x / df))
+    h = t / steps
+    inner = sum((4 if i % 2 else 2) * density(i * h) for i in range(1, steps))
+    return 0.5 + h / 3 * (density(0) + inner + density(t))
+
+
+def student_t_quantile(p, df):
+    """The ``p`` quantile (0.5 < p < 1) of Student's t with ``df`` degrees of freedom, by bisection."""
+    low, high = 0.0, 1.0
+    while student_t_cdf(high, df) < p:
+        high *= 2
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if student_t_cdf(middle, df) < p else (low, middle)
+    return (low + high) / 2
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """``treatment`` minus ``baseline`` in accuracy points, seed by seed."""
+
+    baseline: str
+    treatment: str
+    profile: str
+    seeds: tuple
+    differences: tuple
+
+    @property
+    def n(self):
+        return len(self.differences)
+
+    @property
+    def mean(self):
+        return sum(self.differences) / self.n if self.n else math.nan
+
+    @property
+    def sd(self):
+        if self.n < 2:
+            return math.nan
+        return math.sqrt(sum((d - self.mean) ** 2 for d in self.differences) / (self.n - 1))
+
+    @property
+    def se(self):
+        return self.sd / math.sqrt(self.n) if self.n >= 2 else math.nan
+
+    @property
+    def interval(self):
+        """The 95% t-interval of the mean difference; NaNs with fewer than two seeds."""
+        if self.n < 2:
+            return math.nan, math.nan
+        half = student_t_quantile(0.975, self.n - 1) * self.se
+        return self.mean - half, self.mean + half
+
+    @property
+    def p_value(self):
+        """Two-sided p of the paired t-test (mean difference 0)."""
+        if self.n < 2:
+            return math.nan
+        if self.se == 0:
+            return 0.0 if self.mean else 1.0
+        return 2 * (1 - student_t_cdf(abs(self.mean / self.se), self.n - 1))
+
+    @property
+    def verdict(self):
+        """``'better'``, ``'worse'``, ``'undecided'`` (the interval holds zero) or ``'one seed'``."""
+        if self.n < 2:
+            return "one seed"
+        low, high = self.interval
+        return "better" if low > 0 else "worse" if high < 0 else "undecided"
+
+
+def accuracies_by_seed(records, label):
+    return {r["config"]["seed"]: 100 * r["test_accuracy"] for r in records if r["label"] == label}
+
+
+def compare(records, baseline, treatment):
+    """The :class:`PairedComparison` of two configurations (labels) over the seeds both have."""
+    a, b = accuracies_by_seed(records, baseline), accuracies_by_seed(records, treatment)
+    if not a or not b:
+        missing = baseline if not a else treatment
+        raise ValueError(f"no record of {missing!r}; labels present: {sorted({r['label'] for r in records})}")
+    seeds = tuple(sorted(a.keys() & b.keys()))
+    profiles = {r["config"]["profile"]["name"] for r in records if r["label"] in (baseline, treatment)}
+    return PairedComparison(baseline, treatment, ", ".join(sorted(profiles)), seeds,
+                            tuple(b[s] - a[s] for s in seeds))
+
+
+def gap_statement(records, baseline, treatment):
+    """One paragraph: the paired mean gap, its interval, and what the interval allows one to say."""
+    c = compare(records, baseline, treatment)
+    zero = " (zero to two decimals)" if round(c.mean, 2) == 0 else ""
+    # "+.2f" keeps the sign of a gap that rounds to zero: -0.004 reads "-0.00", never "+0.00"
+    text = f"On the `{c.profile}` profile, `{treatment}` scores {c.mean:+.2f} points{zero} against `{baseline}`"
+    if c.n < 2:
+        return (f"{text}, from one seed: a single pair of runs has no measured spread, so this gap cannot be "
+                f"told apart from seed noise. `python -m cbam_helpers reproduce --seeds 0 1 2` adds seeds.")
+    low, high = c.interval
+    per_seed = ", ".join(f"{d:+.2f}" for d in c.differences)
+    text += (f", the mean of {c.n} paired differences (seeds {', '.join(map(str, c.seeds))}: {per_seed}); "
+             f"95% t-interval [{low:+.2f}, {high:+.2f}], p = {c.p_value:.2f}. ")
+    if c.n == 2:
+        holds = "includes" if c.verdict == "undecided" else "excludes"
+        return text + (f"The interval {holds} zero, but it rests on one degree of freedom: its width comes from a "
+                       "single estimate of the spread, so two seeds cannot decide; a third seed can.")
+    if c.verdict == "undecided":
+        return text + "The interval includes zero: these runs cannot tell the two configurations apart."
+    return text + (f"The interval excludes zero: on this profile `{treatment}` scores {c.verdict} than `{baseline}`.")
+
+
+def comparison_table(records, pairs):
+    """One row per ``(name, baseline, treatment)``: n, mean paired difference, its SE, 95% interval, p, verdict."""
+    rows = []
+    for name, baseline, treatment in pairs:
+        c = compare(records, baseline, treatment)
+        low, high = c.interval
+        rows.append(dict(comparison=name, n=c.n, mean_difference=c.mean, se=c.se, ci_low=low, ci_high=high,
+                         p=c.p_value, verdict=c.verdict))
+    return pd.DataFrame(rows)
+
+
+def recovered_share(records, clean, noisy, gated):
+    """Share of the noise's cost that the gate wins back: (gated - noisy) / (clean - noisy), from means."""
+    mean = lambda label: sum(accuracies_by_seed(records, label).values()) / len(accuracies_by_seed(records, label))
+    cost = mean(clean) - mean(noisy)
+    return (mean(gated) - mean(noisy)) / cost if cost else math.nan

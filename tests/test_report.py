@@ -1,7 +1,11 @@
+import math
+
 import pandas as pd
+import pytest
 
 from cbam_helpers.experiments import POST_ACCURACY, compare_with_post
-from cbam_helpers.report import gap_statement, provenance
+from cbam_helpers.report import (compare, comparison_table, gap_statement, provenance, recovered_share,
+                                 student_t_cdf, student_t_quantile)
 
 
 def record(label, loc, seed, accuracy, data="CIFAR-10 archive cifar10-jpeg.tar.gz"):
@@ -12,20 +16,76 @@ def record(label, loc, seed, accuracy, data="CIFAR-10 archive cifar10-jpeg.tar.g
                 config=dict(attention_loc=loc, noise_channels=0, seed=seed, reduction_ratio=1.0, profile=profile))
 
 
-def table(rows):
-    return pd.DataFrame(rows, columns=["configuration", "mean_accuracy", "std_accuracy", "n"])
+def runs(label, accuracies, loc="none"):
+    return [record(label, loc, seed, a / 100) for seed, a in enumerate(accuracies)]
 
 
-def test_gap_with_one_seed_is_called_unmeasured():
-    text = gap_statement(table([("a", 60.0, float("nan"), 1), ("b", 61.5, float("nan"), 1)]), "a", "b")
-    assert "+1.50 points" in text and "unmeasured" in text
+def test_student_t_against_closed_forms():
+    # df = 1 is Cauchy: quantile tan(pi (p - 1/2)); df = 2: F(t) = 1/2 + t / (2 sqrt(2 + t^2))
+    assert student_t_quantile(0.975, 1) == pytest.approx(math.tan(math.pi * 0.475), abs=1e-6)
+    assert student_t_quantile(0.975, 2) == pytest.approx(0.95 * math.sqrt(2 / (1 - 0.95**2)), abs=1e-6)
+    assert student_t_cdf(2.0, 2) == pytest.approx(0.5 + 2 / (2 * math.sqrt(6)), abs=1e-9)
+    assert student_t_quantile(0.975, 1000) == pytest.approx(1.962, abs=1e-3)  # close to the normal's 1.960
 
 
-def test_gap_against_twice_the_spread():
-    # gap 1.5, larger std 0.5: 1.5 > 2 * 0.5
-    assert "exceeds twice" in gap_statement(table([("a", 60.0, 0.5, 3), ("b", 61.5, 0.2, 3)]), "a", "b")
-    # gap -1.0, larger std 0.6: 1.0 < 2 * 0.6
-    assert "does not exceed" in gap_statement(table([("a", 60.0, 0.6, 3), ("b", 59.0, 0.1, 3)]), "a", "b")
+def test_paired_interval_by_hand():
+    # differences seed by seed: +1, +2, +0.5
+    records = runs("a", [60, 62, 61]) + runs("b", [61, 64, 61.5], "last")
+    c = compare(records, "a", "b")
+    assert c.seeds == (0, 1, 2) and c.differences == pytest.approx((1, 2, 0.5))
+    assert c.mean == pytest.approx(7 / 6)
+    sd = math.sqrt(((1 - 7 / 6) ** 2 + (2 - 7 / 6) ** 2 + (0.5 - 7 / 6) ** 2) / 2)
+    assert c.sd == pytest.approx(sd) and c.se == pytest.approx(sd / math.sqrt(3))
+    half = 4.302653 * sd / math.sqrt(3)  # t(0.975, 2 df) from a table
+    assert c.interval == pytest.approx((7 / 6 - half, 7 / 6 + half), abs=1e-5)
+    t = (7 / 6) / (sd / math.sqrt(3))
+    assert c.p_value == pytest.approx(2 * (0.5 - t / (2 * math.sqrt(2 + t * t))), abs=1e-6)
+    assert c.verdict == "undecided"
+    text = gap_statement(records, "a", "b")
+    assert "+1.17 points" in text and "seeds 0, 1, 2: +1.00, +2.00, +0.50" in text
+    assert "cannot tell" in text and "`cpu` profile" in text
+
+
+def test_pairing_tightens_what_the_spread_of_single_runs_would_not():
+    # seeds move both runs together; the treatment is 1 point better at every seed
+    records = runs("a", [58, 62, 66]) + runs("b", [59.1, 62.9, 67.0], "last")
+    c = compare(records, "a", "b")
+    assert c.verdict == "better" and c.interval[0] > 0
+    assert "excludes zero" in gap_statement(records, "a", "b") and "scores better" in gap_statement(records, "a", "b")
+
+
+def test_only_common_seeds_are_paired():
+    records = runs("a", [60, 61, 62]) + runs("b", [61, 62], "last")
+    assert compare(records, "a", "b").seeds == (0, 1)
+
+
+def test_two_seeds_cannot_decide():
+    text = gap_statement(runs("a", [60, 61]) + runs("b", [63, 64.5], "last"), "a", "b")
+    assert "two seeds cannot decide" in text and "one degree of freedom" in text and "includes zero" in text
+
+
+def test_one_seed_has_no_interval():
+    text = gap_statement(runs("a", [60]) + runs("b", [61.5], "last"), "a", "b")
+    assert "+1.50 points" in text and "one seed" in text
+    assert compare(runs("a", [60]) + runs("b", [61.5], "last"), "a", "b").verdict == "one seed"
+
+
+def test_a_vanishing_gap_keeps_its_sign_and_is_called_zero():
+    text = gap_statement(runs("a", [60.004, 61.004]) + runs("b", [60.0, 61.0], "last"), "a", "b")
+    assert "-0.00 points (zero to two decimals)" in text
+
+
+def test_unknown_label_is_named():
+    with pytest.raises(ValueError, match="no record of 'c'"):
+        compare(runs("a", [60]), "a", "c")
+
+
+def test_comparison_table_and_recovered_share():
+    records = runs("clean", [62, 63, 64]) + runs("noisy", [58, 59, 60], "none") + runs("gated", [59, 60, 61], "first")
+    table = comparison_table(records, [("noise hurts", "clean", "noisy"), ("gate recovers", "noisy", "gated")])
+    assert list(table["n"]) == [3, 3] and table["mean_difference"].tolist() == pytest.approx([-4, 1])
+    assert list(table["verdict"]) == ["worse", "better"]  # zero spread: the interval is a point
+    assert recovered_share(records, "clean", "noisy", "gated") == pytest.approx(0.25)
 
 
 def test_compare_with_post():
@@ -34,6 +94,7 @@ def test_compare_with_post():
     frame = compare_with_post(records).set_index("configuration")
     assert frame.loc["none, RGB", "post_reported"] == POST_ACCURACY["none, RGB"] == 84.53
     assert frame.loc["none, RGB", "mean_accuracy"] == 61.0 and frame.loc["none, RGB", "n"] == 2
+    assert frame.loc["none, RGB", "per_seed"] == "60.00, 62.00"
     assert frame.loc["last, RGB", "data"] == "archive cifar10-jpeg.tar.gz"
     assert frame.loc["last, RGB", "profile"] == "cpu"
 
@@ -43,8 +104,3 @@ def test_provenance_names_profile_seeds_device_and_data():
     for words in ("`cpu` profile", "64x64", "20,000 training", "all test images", "seeds 0, 1",
                   "cpu (2 threads)", "20 minutes", "cifar10-jpeg.tar.gz"):
         assert words in text
-
-
-def test_a_vanishing_gap_has_no_minus_sign():
-    text = gap_statement(table([("a", 60.004, 0.5, 2), ("b", 60.0, 0.5, 2)]), "a", "b")
-    assert "+0.00 points" in text
