@@ -60,7 +60,7 @@ def test_only_common_seeds_are_paired():
 
 
 def test_two_seeds_cannot_decide():
-    text = gap_statement(runs("a", [60, 61]) + runs("b", [63, 64.5], "last"), "a", "b")
+    text = gap_statement(runs("a", [60, 61]) + runs("b", [63, 62], "last"), "a", "b")
     assert "two seeds cannot decide" in text and "one degree of freedom" in text and "includes zero" in text
 
 
