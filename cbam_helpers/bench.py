@@ -1,10 +1,18 @@
-"""Training throughput of the post's input pipeline against this package's, and the gates' share of a step.
+"""Training throughput: the post's input pipeline against this package's, the pipeline's overhead, the gates' cost.
 
-The post's pipeline: an ImageFolder read with PIL, ``Resize(112)`` and ``ToTensor`` in a DataLoader
-(default settings: no worker processes), batch 32, fp32, NCHW tensors. Ours: uint8 tensors in memory,
-batched normalise/resize/flip on the device, channels_last, bf16 autocast on CUDA. Both train the
-same MobileNetV2 baseline at the full profile's settings.
+The post's pipeline reads the images with PIL, ``Resize(112)`` and ``ToTensor`` in a default DataLoader
+(no worker processes), batch 32, fp32, NCHW: ``torchvision.datasets.CIFAR10`` for torchvision's release,
+``ImageFolder`` for an image folder or an archive of one. Ours keeps uint8 tensors in memory and
+normalises, resizes and flips whole batches on the device, channels_last, with autocast where the GPU
+has it. Both train the same MobileNetV2 at the full profile's settings.
+
+On a shared machine a single timing can be off by tens of percent, so the measurements run in
+interleaved rounds (each configuration once per round) and the report gives medians with their range.
+The gates' cost is timed on the gate alone (forward and backward on its real input shape), which
+cannot come out negative, rather than as the difference of two noisy whole-step timings.
 """
+import contextlib
+import itertools
 import statistics
 import tarfile
 import tempfile
@@ -14,57 +22,88 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .attention import CBAM
 from .batches import prepare
-from .data import default_root, load_cifar10
+from .data import default_root, find_source, load_cifar10
 from .mobilenet import MobileNet
 from .profiles import FULL
-from .train import autocast, choose_device, device_name
+from .train import autocast, choose_device, device_name, grad_scaler, optimizer_step
 
 WARMUP = 3
 
 
-def timed_steps(model, batch_source, steps, device):
-    """Per-step wall times of ``steps`` SGD steps, after a warm-up; each includes producing its batch."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=FULL.lr, momentum=FULL.momentum)
-    model.train()
-    times = []
-    source = iter(batch_source)
-    for step in range(WARMUP + steps):
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Trainer:
+    """SGD steps of one model on batches from ``source``; ``time(steps)`` returns seconds per step."""
+
+    def __init__(self, model, source, device, mixed_precision=True):
+        self.model, self.source, self.device = model.to(device), iter(source), device
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=FULL.lr, momentum=FULL.momentum)
+        self.scaler = grad_scaler(device)
+        self.mixed_precision = mixed_precision
+        model.train()
+        self.time(WARMUP)
+
+    def step(self):
+        x, y = next(self.source)
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        with autocast(self.device) if self.mixed_precision else contextlib.nullcontext():
+            loss = nn.functional.cross_entropy(self.model(x), y)
+        optimizer_step(loss, self.optimizer, self.scaler)
+
+    def time(self, steps):
+        synchronize(self.device)
         start = time.perf_counter()
-        x, y = next(source)
-        x, y = x.to(device), y.to(device)
+        for _ in range(steps):
+            self.step()
+        synchronize(self.device)
+        return (time.perf_counter() - start) / steps
+
+
+def gate_seconds(gate, shape, device, steps):
+    """Seconds of one forward and backward pass of ``gate`` alone on an input of ``shape``."""
+    gate = gate.to(device)
+    x = torch.randn(shape, device=device).contiguous(memory_format=torch.channels_last).requires_grad_()
+    for step in range(WARMUP + steps):
+        if step == WARMUP:
+            synchronize(device)
+            start = time.perf_counter()
         with autocast(device):
-            loss = nn.functional.cross_entropy(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if step >= WARMUP:
-            times.append(time.perf_counter() - start)
-    return times
+            out = gate(x)
+        out.float().sum().backward()
+    synchronize(device)
+    return (time.perf_counter() - start) / steps
 
 
-def post_pipeline(folder):
+def post_dataset(root, folder, images):
+    """The training images as PIL images with Resize(112) and ToTensor, from any data form.
+
+    From an archive, only the first ``images`` training images are unpacked (into ``folder``).
+    """
     from torchvision import datasets, transforms
 
-    dataset = datasets.ImageFolder(folder, transforms.Compose([transforms.Resize(FULL.resolution),
-                                                               transforms.ToTensor()]))
-    return torch.utils.data.DataLoader(dataset, batch_size=FULL.batch_size, shuffle=True)
+    transform = transforms.Compose([transforms.Resize(FULL.resolution), transforms.ToTensor()])
+    kind, path = find_source(Path(root))
+    if kind == "torchvision":
+        return datasets.CIFAR10(path.parent, train=True, transform=transform)
+    if kind == "archive":
+        with tarfile.open(path, "r:gz") as tar:
+            train = (m for m in tar if m.isfile() and m.name.startswith("train/"))
+            tar.extractall(folder, members=list(itertools.islice(train, images)), filter="data")
+        path = Path(folder)
+    return datasets.ImageFolder(path / "train", transform)
 
 
-def extract_train_images(archive, folder, count):
-    """The first ``count`` training images of an image-folder archive, unpacked for ImageFolder."""
-    with tarfile.open(archive, "r:gz") as tar:
-        taken = 0
-        for member in tar:
-            if member.isfile() and member.name.startswith("train/") and taken < count:
-                tar.extract(member, folder, filter="data")
-                taken += 1
-    return Path(folder) / "train"
+def forever(loader):
+    while True:
+        yield from loader
 
 
-def our_pipeline(images, labels, device):
+def our_batches(images, labels, device):
     images, labels = images.to(device), labels.to(device)
     generator = torch.Generator(device=device).manual_seed(0)
     while True:
@@ -72,32 +111,58 @@ def our_pipeline(images, labels, device):
         yield prepare(images[index], FULL.resolution, generator=generator, flip=True), labels[index]
 
 
-def main(steps=20, data=None, archive=None):
+def same_batch(images, labels, device):
+    """The bare model step: one prepared batch, reused, so no input pipeline is timed."""
+    x, y = next(our_batches(images[:FULL.batch_size], labels[:FULL.batch_size], device))
+    while True:
+        yield x, y
+
+
+def spread(values):
+    return f"median {statistics.median(values):7.1f}, range {min(values):.1f}-{max(values):.1f}"
+
+
+def main(rounds=5, steps=10, root=None):
+    """Measure and print; return the medians (images per second, seconds, shares) as a dict."""
     device = choose_device()
-    data = data or load_cifar10()
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = archive or next(default_root().glob("*.tar.gz"), None)
-        if archive is None:
-            raise FileNotFoundError("bench needs the CIFAR-10 image-folder archive (CBAM_DATA) for the post's pipeline")
-        folder = extract_train_images(archive, tmp, FULL.batch_size * (WARMUP + steps) * 2)
-        torch.manual_seed(0)
-        post = timed_steps(MobileNet("none").to(device), post_pipeline(folder), steps, device)
-        results["post"] = FULL.batch_size / statistics.median(post)
-    step = {}
-    for loc in ("none", "first", "last"):
-        torch.manual_seed(0)
-        model = MobileNet(loc).to(device, memory_format=torch.channels_last)
-        step[loc] = statistics.median(timed_steps(model, our_pipeline(data.train_images, data.train_labels, device),
-                                                  steps, device))
-    results["ours"] = FULL.batch_size / step["none"]
-    print(f"device: {device_name(device)}; torch {torch.__version__}; {steps} timed steps, median")
-    print(f"post's pipeline (ImageFolder + PIL, fp32, NCHW): {results['post']:8.1f} images/s")
-    print(f"this package's pipeline (tensors, channels_last): {results['ours']:8.1f} images/s")
-    print(f"ratio: {results['ours'] / results['post']:.2f}x")
-    for loc in ("first", "last"):
-        share = (step[loc] - step["none"]) / step[loc]
+    data = load_cifar10(root)  # downloads torchvision's release where there is no data yet
+    root = root or default_root()
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as folder:
+        needed = 2 * FULL.batch_size * (WARMUP + rounds * steps)
+        loader = torch.utils.data.DataLoader(post_dataset(root, folder, needed), batch_size=FULL.batch_size,
+                                             shuffle=True)
+        trainers = {
+            "post": Trainer(MobileNet("none"), forever(loader), device, mixed_precision=False),
+            "ours": Trainer(MobileNet("none").to(memory_format=torch.channels_last),
+                            our_batches(data.train_images, data.train_labels, device), device),
+            "bare": Trainer(MobileNet("none").to(memory_format=torch.channels_last),
+                            same_batch(data.train_images, data.train_labels, device), device),
+        }
+        seconds = {name: [] for name in trainers}
+        for _ in range(rounds):  # interleaved: a slow spell of the machine hits every configuration alike
+            for name, trainer in trainers.items():
+                seconds[name].append(trainer.time(steps))
+    gates = {"first": (CBAM(3, 1.0), (FULL.batch_size, 3, FULL.resolution, FULL.resolution)),
+             "last": (CBAM(1280, 1.0), (FULL.batch_size, 1280, FULL.resolution // 32, FULL.resolution // 32))}
+    gate_times = {loc: [gate_seconds(g, shape, device, steps) for _ in range(rounds)] for loc, (g, shape) in gates.items()}
+
+    ips = {name: [FULL.batch_size / s for s in values] for name, values in seconds.items()}
+    median = {name: statistics.median(values) for name, values in seconds.items()}
+    results = {f"{name}_images_per_second": FULL.batch_size / median[name] for name in median}
+    results["ratio"] = median["post"] / median["ours"]
+    results["pipeline_overhead"] = median["ours"] / median["bare"] - 1
+    print(f"device: {device_name(device)}; torch {torch.__version__}; {rounds} interleaved rounds of {steps} steps, "
+          f"batch {FULL.batch_size}, {FULL.resolution}x{FULL.resolution}")
+    print(f"post's pipeline (PIL, Resize, ToTensor; fp32, NCHW):  {spread(ips['post'])} images/s")
+    print(f"this package's pipeline (tensors, channels_last):    {spread(ips['ours'])} images/s")
+    print(f"bare model step (one batch reused, no pipeline):      {spread(ips['bare'])} images/s")
+    print(f"ratio, ours / post's: {results['ratio']:.2f}x")
+    print(f"our pipeline's overhead over the bare step: {100 * results['pipeline_overhead']:+.1f}% "
+          "(what a faster input pipeline could still gain)")
+    for loc, values in gate_times.items():
+        share = statistics.median(values) / median["bare"]
         results[f"share_{loc}"] = share
-        print(f"attention '{loc}': {100 * share:+.1f}% of a training step ({1000 * step[loc]:.0f} ms against "
-              f"{1000 * step['none']:.0f} ms without)")
+        print(f"gate '{loc}' (forward + backward on {tuple(gates[loc][1])}): {1000 * statistics.median(values):.2f} ms, "
+              f"{100 * share:.1f}% of a bare training step")
     return results

@@ -18,19 +18,38 @@ import torchvision
 from .data import load_cifar10, replace_atomically
 from .mobilenet import MobileNet, count_parameters
 from .profiles import Profile, get_profile
-from .train import choose_device, device_name, fit
+from .train import choose_device, device_name, fit, precision_name
 
 
 
-def default_results():
-    """``CBAM_RESULTS``, else the checkout's ``results/`` (its committed records), else ``./results``."""
+PACKAGE = Path(__file__).resolve().parent
+CHECKOUT = PACKAGE.parent
+SHIPPED = PACKAGE / "results"
+"""Where an installed wheel carries the book's committed records (the checkout's ``results/``, packed at build)."""
+
+
+def writable_results():
+    """Where new records go: ``CBAM_RESULTS``, else the checkout's ``results/``, else ``./results``."""
     if os.environ.get("CBAM_RESULTS"):
         return Path(os.environ["CBAM_RESULTS"])
-    checkout = Path(__file__).resolve().parents[1]
-    return checkout / "results" if (checkout / "pyproject.toml").exists() else Path.cwd() / "results"
+    if (CHECKOUT / "pyproject.toml").exists() and (CHECKOUT / "results").is_dir():
+        return CHECKOUT / "results"
+    return Path.cwd() / "results"
 
 
-RESULTS = default_results()
+def results_path(results=None):
+    """The folders searched for records, in order; the first is where new runs are written.
+
+    With ``results`` given, that folder alone. Otherwise :func:`writable_results`, then, read-only,
+    the records shipped inside an installed package, so a reader of an installed wheel (Colab) sees
+    the book's runs without training them.
+    """
+    if results is not None:
+        return [Path(results)]
+    folders = [writable_results()]
+    if SHIPPED.is_dir() and SHIPPED.resolve() != folders[0].resolve():
+        folders.append(SHIPPED)
+    return folders
 
 
 @dataclass(frozen=True)
@@ -90,11 +109,14 @@ class RunConfig:
 
 
 def record_path(config, results=None):
-    return Path(results or RESULTS) / config.profile.name / f"{config.run_id}.json"
+    """Where ``config``'s record is: the first folder of :func:`results_path` that has it, else where it would be written."""
+    name = Path(config.profile.name) / f"{config.run_id}.json"
+    folders = results_path(results)
+    return next((folder / name for folder in folders if (folder / name).exists()), folders[0] / name)
 
 
 def checkpoint_path(config, results=None):
-    return Path(results or RESULTS) / config.profile.name / "checkpoints" / f"{config.run_id}.pt"
+    return results_path(results)[0] / config.profile.name / "checkpoints" / f"{config.run_id}.pt"
 
 
 def run(config, data=None, *, results=None, force=False, device=None, progress=True):
@@ -106,6 +128,7 @@ def run(config, data=None, *, results=None, force=False, device=None, progress=T
     path, checkpoint = record_path(config, results), checkpoint_path(config, results)
     if path.exists() and not force:
         return json.loads(path.read_text())
+    path = results_path(results)[0] / config.profile.name / path.name  # a shipped record is never overwritten
     if force:
         checkpoint.unlink(missing_ok=True)
     if data is None:
@@ -121,7 +144,7 @@ def run(config, data=None, *, results=None, force=False, device=None, progress=T
         run_id=config.run_id, label=config.label, config=config.as_dict(), history=history,
         test_accuracy=history[-1]["test_accuracy"], attention=history[-1]["attention"],
         wall_seconds=sum(epoch["seconds"] for epoch in history), parameters=count_parameters(model),
-        device=device_name(device), torch=torch.__version__, torchvision=torchvision.__version__,
+        device=device_name(device), precision=precision_name(device), torch=torch.__version__, torchvision=torchvision.__version__,
         python=platform.python_version(), data=data.source,
         finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
@@ -134,10 +157,13 @@ def write_json(obj, path):
 
 
 def load_records(profile=None, results=None):
-    """Every record of ``profile`` whose settings match the profile as it is defined now."""
+    """Every record of ``profile`` on :func:`results_path` whose settings match the profile as it is defined now."""
     profile = get_profile(profile)
-    folder = Path(results or RESULTS) / profile.name
-    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    found = {}
+    for folder in results_path(results):
+        for path in sorted((folder / profile.name).glob("*.json")):
+            found.setdefault(path.stem, path)  # an earlier folder's copy wins
+    records = [json.loads(found[stem].read_text()) for stem in sorted(found)]
     return [r for r in records if r["config"]["profile"] == profile.as_dict()]
 
 

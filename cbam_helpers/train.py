@@ -42,13 +42,39 @@ def epoch_seed(seed, epoch, stream):
     return (seed * 1_000_003 + epoch) * 2 + stream
 
 
+def autocast_dtype(device):
+    """bf16 on GPUs with native bf16 (compute capability 8.0 and up), fp16 on older CUDA GPUs, else None (fp32)."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
+
+
+def precision_name(device):
+    return {None: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}[autocast_dtype(device)]
+
+
 def autocast(device):
-    """bf16 autocast on GPUs with native bf16 (compute capability 8.0 and up); fp32 elsewhere."""
-    native_bf16 = device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=native_bf16)
+    dtype = autocast_dtype(device)
+    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 
-def train_one_epoch(model, optimizer, data, *, epoch, seed, profile, noise_channels, device, progress, signal=0.0):
+def grad_scaler(device, enabled=None):
+    """A gradient scaler, on only for fp16: its gradients underflow without one (bf16 keeps fp32's range)."""
+    if enabled is None:
+        enabled = autocast_dtype(device) == torch.float16
+    return torch.amp.GradScaler(device.type, enabled=enabled)
+
+
+def optimizer_step(loss, optimizer, scaler):
+    """Backward and step through the scaler: a step whose gradients hold an inf or NaN is skipped."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+
+
+def train_one_epoch(model, optimizer, scaler, data, *, epoch, seed, profile, noise_channels, device, progress,
+                    signal=0.0):
     model.train()
     torch.manual_seed(epoch_seed(seed, epoch, 1))
     loss_fn = nn.CrossEntropyLoss()
@@ -67,9 +93,7 @@ def train_one_epoch(model, optimizer, data, *, epoch, seed, profile, noise_chann
                 f"the training loss became {value} at epoch {epoch + 1}, batch {batch + 1}; "
                 f"lower the learning rate (now {profile.lr})"
             )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        optimizer_step(loss, optimizer, scaler)
         total_loss += value * len(y)
         correct += (logits.argmax(1) == y).sum().item()
         seen += len(y)
@@ -178,11 +202,14 @@ def fit(model, data, profile, *, seed, noise_channels, checkpoint, device=None, 
         torch.backends.cudnn.benchmark = True
     model = model.to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=profile.lr, momentum=profile.momentum)
+    scaler = grad_scaler(device)
     history = []
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         history = state["history"]
     tensors = to_device(data, profile, device)
     probe, probe_pixels = probe_images(tensors["probe_pool"], profile=profile, noise_channels=noise_channels,
@@ -192,7 +219,7 @@ def fit(model, data, profile, *, seed, noise_channels, checkpoint, device=None, 
                   disable=not progress)
     for epoch in epochs:
         start = time.perf_counter()
-        train_loss, train_acc = train_one_epoch(model, optimizer, tensors, epoch=epoch, seed=seed, profile=profile,
+        train_loss, train_acc = train_one_epoch(model, optimizer, scaler, tensors, epoch=epoch, seed=seed, profile=profile,
                                                 noise_channels=noise_channels, device=device, progress=progress,
                                                 signal=signal)
         test_loss, test_acc = evaluate(model, tensors["test_images"], tensors["test_labels"], profile=profile,
@@ -206,7 +233,8 @@ def fit(model, data, profile, *, seed, noise_channels, checkpoint, device=None, 
             stem_norm=stem_norms(model),
         ))
         epochs.set_postfix(test_acc=f"{test_acc:.4f}")
-        save_atomically(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), history=history), checkpoint)
+        save_atomically(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), scaler=scaler.state_dict(),
+                             history=history), checkpoint)
     maps = spatial_maps(model, probe, probe_pixels, device)
     if maps is not None:
         history[-1]["spatial_maps"] = maps

@@ -215,3 +215,52 @@ def test_spatial_maps_are_recorded(data, tmp_path):
 def test_stem_norms_are_recorded_per_input_channel(data, tmp_path):
     record = run_tiny(RunConfig("none", 3, 0, TINY.but(epochs=1)), data, tmp_path)
     assert len(record["history"][-1]["stem_norm"]) == 6 and all(n > 0 for n in record["history"][-1]["stem_norm"])
+
+
+def test_precision_follows_the_device(monkeypatch):
+    from cbam_helpers.train import autocast_dtype, grad_scaler
+
+    assert autocast_dtype(CPU) is None and not grad_scaler(CPU).is_enabled()
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))  # a T4
+    assert autocast_dtype(cuda) == torch.float16
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))  # an H100
+    assert autocast_dtype(cuda) == torch.bfloat16
+
+
+def test_scaler_skips_a_step_with_an_inf_gradient_and_lowers_its_scale():
+    from cbam_helpers.train import grad_scaler, optimizer_step
+
+    weight = torch.nn.Parameter(torch.ones(3))
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    scaler = grad_scaler(CPU, enabled=True)  # the fp16 path's logic, on the CPU
+    scale = scaler.get_scale()
+    optimizer_step((weight * 1e38).sum(), optimizer, scaler)  # 1e38 * scale overflows fp32: inf gradients
+    assert torch.equal(weight.detach(), torch.ones(3))
+    assert scaler.get_scale() == scale * 0.5
+    optimizer_step(weight.sum(), optimizer, scaler)  # a finite step goes through, unscaled
+    torch.testing.assert_close(weight.detach(), torch.full((3,), 0.9))
+
+
+def test_shipped_records_are_read_and_never_overwritten(data, tmp_path, monkeypatch):
+    """An installed wheel's records are found like the checkout's; new runs go to the writable folder."""
+    import cbam_helpers.records as records_module
+
+    config = RunConfig("none", 0, 0, TINY.but(epochs=1))
+    shipped = tmp_path / "shipped"
+    record = run_tiny(config, data, shipped)
+    monkeypatch.setattr(records_module, "SHIPPED", shipped)
+    monkeypatch.setenv("CBAM_RESULTS", str(tmp_path / "mine"))
+    assert records_module.results_path() == [tmp_path / "mine", shipped]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although a shipped record exists")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(records_module, "fit", no_training)
+        assert run(config, data, device=CPU, progress=False) == record
+        assert load_records(config.profile) == [record]
+    retrained = run(config, data, device=CPU, progress=False, force=True)
+    assert record_path(config) == tmp_path / "mine" / "tiny" / f"{config.run_id}.json"
+    assert json.loads((shipped / "tiny" / f"{config.run_id}.json").read_text()) == record
+    assert load_records(config.profile) == [retrained]  # the writable folder's copy wins

@@ -1,0 +1,61 @@
+"""The book as a Colab or pip reader gets it: the wheel, installed outside the checkout, with no data."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMITTED = sorted((ROOT / "results").glob("cpu/*.json"))
+
+CHECK = """
+import json, sys
+from pathlib import Path
+import cbam_helpers
+from cbam_helpers import experiments
+assert Path(cbam_helpers.__file__).is_relative_to(Path(sys.argv[1])), cbam_helpers.__file__
+records = {r["run_id"]: r for n in (1, 2) for r in experiments.run_experiment(n, "cpu", None)}
+print(json.dumps(records))
+"""
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "-w", tmp / "dist", ROOT], check=True, capture_output=True)
+    wheel = next((tmp / "dist").glob("cbam_helpers-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", tmp / "site", wheel],
+                   check=True, capture_output=True)
+    workdir = tmp / "reader"
+    (workdir / "no-data").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CBAM_")}
+    env.update(PYTHONPATH=str(tmp / "site"), CBAM_DATA=str(workdir / "no-data"), CBAM_CACHE=str(workdir / "cache"),
+               MPLBACKEND="agg")
+    return tmp / "site", workdir, env
+
+
+def test_wheel_reads_the_committed_records_without_data(installed):
+    site, workdir, env = installed
+    out = subprocess.run([sys.executable, "-c", CHECK, str(site)], cwd=workdir, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    records = json.loads(out.strip().splitlines()[-1])
+    committed = {p.stem: json.loads(p.read_text()) for p in COMMITTED}
+    wanted = {k for k, r in committed.items() if r["label"] in
+              ("none, RGB", "last, RGB", "none, RGB + 3 noise", "first, RGB + 3 noise")}
+    assert set(records) == wanted and all(records[k] == committed[k] for k in wanted)
+    assert not (workdir / "results").exists() and not (workdir / "cache").exists()  # nothing trained or loaded
+
+
+def test_chapter_4_runs_from_the_wheel_without_training(installed):
+    site, workdir, env = installed
+    chapter = workdir / "04_experiment_last.ipynb"
+    chapter.write_text((ROOT / "book" / "04_experiment_last.ipynb").read_text())
+    subprocess.run([Path(sys.executable).with_name("jupyter-execute"), "--inplace", "--timeout=600", chapter.name],
+                   cwd=workdir, env=dict(env, CBAM_PROFILE="cpu"), check=True, capture_output=True)
+    outputs = [o for c in json.loads(chapter.read_text())["cells"] for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    assert "Provenance." in json.dumps(outputs) and "nothing trains" in json.dumps(outputs)
+    assert not (workdir / "results").exists() and not (workdir / "cache").exists()
