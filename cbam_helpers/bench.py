@@ -27,7 +27,7 @@ from .batches import prepare
 from .data import default_root, find_source, load_cifar10
 from .mobilenet import MobileNet
 from .profiles import FULL
-from .train import autocast, choose_device, device_name, grad_scaler, optimizer_step
+from .train import EVAL_BATCH, autocast, choose_device, device_name, grad_scaler, optimizer_step
 
 WARMUP = 3
 
@@ -103,19 +103,39 @@ def forever(loader):
         yield from loader
 
 
-def our_batches(images, labels, device):
+def our_batches(images, labels, device, profile=FULL):
     images, labels = images.to(device), labels.to(device)
     generator = torch.Generator(device=device).manual_seed(0)
     while True:
-        index = torch.randint(len(labels), (FULL.batch_size,), device=device, generator=generator)
-        yield prepare(images[index], FULL.resolution, generator=generator, flip=True), labels[index]
+        index = torch.randint(len(labels), (profile.batch_size,), device=device, generator=generator)
+        yield prepare(images[index], profile.resolution, generator=generator, flip=True), labels[index]
 
 
-def same_batch(images, labels, device):
+def same_batch(images, labels, device, profile=FULL):
     """The bare model step: one prepared batch, reused, so no input pipeline is timed."""
-    x, y = next(our_batches(images[:FULL.batch_size], labels[:FULL.batch_size], device))
+    x, y = next(our_batches(images, labels, device, profile))
     while True:
         yield x, y
+
+
+def estimate_run_seconds(profile, device, steps=5):
+    """Seconds one run of ``profile`` takes on ``device``: timed training and evaluation steps of the baseline, scaled."""
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (max(profile.batch_size, EVAL_BATCH), 3, 32, 32), dtype=torch.uint8)
+    labels = torch.arange(len(images)) % 10
+    model = MobileNet("none").to(memory_format=torch.channels_last)
+    train = Trainer(model, same_batch(images, labels, device, profile), device).time(steps)
+    x = prepare(images[:EVAL_BATCH].to(device), profile.resolution)
+    with torch.no_grad(), autocast(device):
+        model.eval()
+        synchronize(device)
+        start = time.perf_counter()
+        model(x)
+        synchronize(device)
+        evaluate = time.perf_counter() - start
+    train_images = profile.train_images or 50_000
+    test_images = profile.test_images or 10_000
+    return profile.epochs * (train_images / profile.batch_size * train + test_images / EVAL_BATCH * evaluate)
 
 
 def spread(values):

@@ -1,10 +1,12 @@
 """The book's experiments as lists of run configurations, and the command that reproduces them."""
 import functools
+import os
 
 from .data import load_cifar10
-from .profiles import get_profile
 from .jobs import run_all
-from .records import RunConfig, load_records, run, summary
+from .profiles import CPU, FULL, get_profile
+from .records import RunConfig, load_records, record_path, run, summary
+from .train import choose_device, device_name
 
 # Numbers reported by the post the book follows (its own runs, not ours): final test accuracy in %
 # at 112x112, batch 32, lr 0.01, 20 epochs, and its mean attention per input channel (R, G, B, 3 noise).
@@ -48,19 +50,56 @@ def experiment_key(name):
     return key
 
 
-def recorded_seeds(profile=None, results=None):
-    """Seeds that have at least one record under the profile as defined now; ``[0]`` when none has."""
-    return sorted({r["config"]["seed"] for r in load_records(profile, results)}) or [0]
+def recorded_seeds(profile=None, results=None, experiment=None):
+    """Seeds with at least one record (of ``experiment``, if given) under the profile as defined now; else ``[0]``."""
+    records = load_records(profile, results)
+    if experiment is not None:
+        labels = {c.label for c in configs(experiment, profile, (0,))}
+        records = [r for r in records if r["label"] in labels]
+    return sorted({r["config"]["seed"] for r in records}) or [0]
 
 
 def configs(experiment, profile=None, seeds=(0,)):
-    """Run configurations of ``experiment``; ``seeds=None`` means :func:`recorded_seeds`."""
+    """Run configurations of ``experiment``; ``seeds=None`` means :func:`recorded_seeds` of the experiment."""
     specs = EXPERIMENTS[experiment_key(experiment)]
     profile = get_profile(profile)
     if seeds is None:
-        seeds = recorded_seeds(profile)
+        seeds = recorded_seeds(profile, experiment=experiment)
     return [RunConfig(**dict(dict(noise_channels=0), **spec), seed=seed, profile=profile)
             for spec in specs for seed in seeds]
+
+
+def shown_profile(results=None):
+    """The profile a chapter shows: ``CBAM_PROFILE``, else ``full`` where its records exist, else ``cpu``.
+
+    Whatever the device: a reader with a GPU sees the recorded runs too, and trains only on asking.
+    """
+    if os.environ.get("CBAM_PROFILE"):
+        return get_profile(os.environ["CBAM_PROFILE"])
+    return FULL if load_records(FULL, results) else CPU
+
+
+def plan(experiment, profile=None, seeds=None, results=None, device=None):
+    """A sentence saying what :func:`run_experiment` will do: read every record, or train how many runs, how long."""
+    profile = get_profile(profile)
+    wanted = configs(experiment, profile, seeds)
+    missing = [c for c in wanted if not record_path(c, results).exists()]
+    seeds = sorted({c.seed for c in wanted})
+    where = f"the `{profile.name}` profile, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+    if not missing:
+        return f"All {len(wanted)} runs of this experiment on {where} have records: nothing trains."
+    from .bench import estimate_run_seconds  # times a few training steps, only when something will train
+
+    device = device or choose_device()
+    seconds = estimate_run_seconds(profile, device)
+    return (f"{len(missing)} of the {len(wanted)} runs on {where} have no record and train now: about "
+            f"{duration(seconds)} each on {device_name(device)} (estimated from a few timed steps of the "
+            f"baseline), {duration(len(missing) * seconds)} in all. Every epoch is checkpointed, so an "
+            f"interrupted run resumes where it stopped.")
+
+
+def duration(seconds):
+    return f"{seconds:.0f} seconds" if seconds < 90 else f"{seconds / 60:.0f} minutes"
 
 
 def run_experiment(experiment, profile=None, seeds=(0,), data=None, **kwargs):

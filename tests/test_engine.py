@@ -264,3 +264,36 @@ def test_shipped_records_are_read_and_never_overwritten(data, tmp_path, monkeypa
     assert record_path(config) == tmp_path / "mine" / "tiny" / f"{config.run_id}.json"
     assert json.loads((shipped / "tiny" / f"{config.run_id}.json").read_text()) == record
     assert load_records(config.profile) == [retrained]  # the writable folder's copy wins
+
+
+def test_plan_says_what_will_train(data, tmp_path, monkeypatch):
+    from cbam_helpers import bench, experiments
+
+    monkeypatch.setattr(bench, "estimate_run_seconds", lambda profile, device: 60.0)
+    profile = TINY.but(epochs=1)
+    assert "3 of the 3 runs" in experiments.plan(2, profile, [0], results=tmp_path, device=CPU)
+    text = experiments.plan(2, profile, [0], results=tmp_path, device=CPU)
+    assert "about 60 seconds each" in text and "3 minutes in all" in text
+    for config in configs(2, profile, (0,)):
+        run_tiny(config, data, tmp_path)
+    assert "nothing trains" in experiments.plan(2, profile, [0], results=tmp_path, device=CPU)
+
+
+def test_shown_profile_prefers_recorded_full_runs(tmp_path, monkeypatch):
+    from cbam_helpers.experiments import shown_profile
+
+    monkeypatch.delenv("CBAM_PROFILE", raising=False)
+    assert shown_profile(tmp_path).name == "cpu"
+    full = RunConfig("none", 0, 0, PROFILES["full"])
+    record_path(full, tmp_path).parent.mkdir(parents=True)
+    record_path(full, tmp_path).write_text(json.dumps(dict(config=full.as_dict(), run_id=full.run_id)))
+    assert shown_profile(tmp_path).name == "full"
+    monkeypatch.setenv("CBAM_PROFILE", "smoke")
+    assert shown_profile(tmp_path).name == "smoke"
+
+
+def test_estimate_is_positive_and_scales_with_epochs():
+    from cbam_helpers.bench import estimate_run_seconds
+
+    torch.manual_seed(0)
+    assert 0 < estimate_run_seconds(TINY, CPU, steps=1) < 60
