@@ -59,6 +59,16 @@ class MobileNet(MobileNetV2):
                 if isinstance(block, InvertedResidual):
                     block.conv.append(GATES[gate](block.out_channels, reduction_ratio))
 
+    def load_post_state_dict(self, state_dict):
+        """Load a checkpoint keyed like the post's model, whose gate's MLP sits at ``attention.mlp.*``.
+
+        Here the gate's MLP is ``attention.channel_gate.mlp.*`` (the gate lives inside a :class:`CBAM`
+        module, beside an optional spatial gate); every other key is torchvision's and needs no change.
+        """
+        renamed = {key.replace("attention.mlp.", "attention.channel_gate.mlp.", 1) if key.startswith("attention.mlp.")
+                   else key: value for key, value in state_dict.items()}
+        return self.load_state_dict(renamed, strict=True)
+
     def _stem(self, input_channel):
         old = self.features[0][0]
         stem = nn.Conv2d(input_channel, old.out_channels, old.kernel_size, old.stride, old.padding, bias=False)

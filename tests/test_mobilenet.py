@@ -119,3 +119,22 @@ def test_residual_mlp_control_has_the_parameters_of_last_and_no_scores():
 def test_unknown_gate_is_refused():
     with pytest.raises(ValueError, match="gate must be one of"):
         MobileNet("last", gate="transformer")
+
+
+@pytest.mark.parametrize("size, side", [(32, 1), (33, 2), (64, 2), (65, 3), (112, 4)])
+def test_last_feature_map_size(size, side):
+    with torch.no_grad():
+        assert MobileNet("none").eval().features(torch.randn(1, 3, size, size)).shape[-2:] == (side, side)
+
+
+def test_a_checkpoint_keyed_like_the_posts_loads_through_the_mapping():
+    torch.manual_seed(2)
+    ours = MobileNet("last").eval()
+    post_keys = {k.replace("attention.channel_gate.mlp.", "attention.mlp."): v for k, v in ours.state_dict().items()}
+    assert "attention.mlp.0.weight" in post_keys
+    with pytest.raises(RuntimeError, match="attention.channel_gate.mlp"):
+        MobileNet("last").load_state_dict(post_keys, strict=True)
+    loaded = MobileNet("last").eval()
+    loaded.load_post_state_dict(post_keys)
+    x = torch.randn(1, 3, 64, 64)
+    torch.testing.assert_close(loaded(x), ours(x))
