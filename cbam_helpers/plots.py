@@ -1,9 +1,11 @@
-"""Figures the chapters show: learning curves, attention per channel, attention over epochs, placements."""
+"""Figures the chapters show: learning curves, per-seed accuracies and paired gaps, attention scores, placements."""
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
 from .records import history_frame
+from .report import compare
 
 CHANNEL_NAMES = ("R", "G", "B", "noise 1", "noise 2", "noise 3")
 
@@ -36,14 +38,63 @@ def attention_bars(attention, post_attention, title):
     return fig
 
 
-def attention_over_epochs(record, title):
-    """Mean attention per input channel after each epoch of one run."""
-    rows = [dict(epoch=e["epoch"], channel=CHANNEL_NAMES[c], score=s)
-            for e in record["history"] for c, s in enumerate(e["attention"])]
+def attention_over_epochs(records, title):
+    """Mean attention per input channel after each epoch: one panel per seed."""
+    fig, axes = plt.subplots(1, len(records), figsize=(3.6 * len(records) + 1, 3.4), sharey=True, squeeze=False)
+    for ax, record in zip(axes[0], sorted(records, key=lambda r: r["config"]["seed"])):
+        rows = [dict(epoch=e["epoch"], channel=CHANNEL_NAMES[c], score=s)
+                for e in record["history"] for c, s in enumerate(e["attention"])]
+        sns.lineplot(pd.DataFrame(rows), x="epoch", y="score", hue="channel", marker="o", ax=ax,
+                     legend=ax is axes[0, -1])
+        ax.set(ylim=(0, 1.05), ylabel="mean score over 64 test images", title=f"seed {record['config']['seed']}")
+    axes[0, -1].legend(title="input channel", ncol=2, fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_by_seed(records, title):
+    """Final test accuracy of every run, one point per seed, with each configuration's mean as a black bar."""
+    frame = pd.DataFrame(dict(configuration=r["label"], seed=str(r["config"]["seed"]),
+                              accuracy=100 * r["test_accuracy"]) for r in records)
+    fig, ax = plt.subplots(figsize=(8, 0.6 * frame["configuration"].nunique() + 1.4))
+    sns.stripplot(frame, y="configuration", x="accuracy", hue="seed", size=7, jitter=False, ax=ax)
+    means = frame.groupby("configuration", sort=False)["accuracy"].mean()
+    ax.scatter(means.values, range(len(means)), marker="|", s=500, color="black", label="mean", zorder=4)
+    ax.set(xlabel="final test accuracy (%)", ylabel="", title=title)
+    ax.legend(title="seed", loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return fig
+
+
+def paired_gaps(records, pairs, title):
+    """Per comparison: each seed's difference (points) and the mean with its 95% t-interval."""
+    fig, ax = plt.subplots(figsize=(7, 0.7 * len(pairs) + 1.4))
+    for row, (name, baseline, treatment) in enumerate(pairs):
+        c = compare(records, baseline, treatment)
+        ax.scatter(c.differences, [row] * c.n, color="#777", zorder=3, label="one seed" if row == 0 else None)
+        low, high = c.interval
+        if c.n >= 2:
+            ax.errorbar(c.mean, row, xerr=[[c.mean - low], [high - c.mean]], fmt="D", color="#b03a2e",
+                        capsize=4, zorder=4, label="mean, 95% t-interval" if row == 0 else None)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set(yticks=range(len(pairs)), yticklabels=[name for name, _, _ in pairs], ylim=(len(pairs) - 0.5, -0.5),
+           xlabel="difference in test accuracy (points), paired by seed", title=title)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def score_histograms(record, title):
+    """The distribution of a gate's per-channel mean scores after each epoch (for the 1280-channel ``last`` gate)."""
+    epochs = record["history"]
     fig, ax = plt.subplots(figsize=(7, 3.4))
-    sns.lineplot(pd.DataFrame(rows), x="epoch", y="score", hue="channel", marker="o", ax=ax)
-    ax.set(ylim=(0, 1.05), ylabel="mean score over 64 test images", title=title)
-    ax.legend(title="input channel", ncol=2)
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(epochs)))
+    bins = np.linspace(0, 1, 51)
+    for color, epoch in zip(colors, epochs):
+        ax.hist(epoch["attention"], bins=bins, histtype="step", color=color, lw=1.5, label=f"epoch {epoch['epoch']}")
+    ax.set(xlabel="mean score over 64 test images", ylabel="channels", title=title, xlim=(0, 1))
+    ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return fig
 
