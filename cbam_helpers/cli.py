@@ -18,7 +18,7 @@ def main(argv=None):
                            help="run profile (default: $CBAM_PROFILE, else full on CUDA, cpu elsewhere)")
     reproduce.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds to run (default: 0)")
     reproduce.add_argument("--experiments", nargs="+", choices=[str(n) for n in EXPERIMENTS], default=["1", "2"],
-                           help="which experiments (default: 1 2, the post's; the named ones are chapter 7's)")
+                           help="which experiments (default: 1 2, the post's; the named ones are chapter 6's)")
     reproduce.add_argument("--jobs", type=int, default=1,
                            help="train up to N configurations at once, each in its own process (default: 1)")
     reproduce.add_argument("--force", action="store_true", help="retrain even where a record exists")

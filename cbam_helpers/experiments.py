@@ -36,7 +36,7 @@ EXPERIMENTS = {
 """Each experiment's configurations, as :class:`RunConfig` fields besides the seed and profile.
 
 1: baseline against attention on the last feature map. 2: RGB baseline, RGB + 3 noise channels,
-and RGB + noise with attention on the input. The named ones are chapter 7's: which descriptor feeds
+and RGB + noise with attention on the input. The named ones are chapter 6's: which descriptor feeds
 the gate, attention or extra parameters, channel and spatial gates, and extra channels that carry
 some of the image (``signal``) with a constant-scale control.
 """
@@ -51,12 +51,17 @@ def experiment_key(name):
 
 
 def recorded_seeds(profile=None, results=None, experiment=None):
-    """Seeds with at least one record (of ``experiment``, if given) under the profile as defined now; else ``[0]``."""
+    """Seeds with records under the profile as defined now; ``[0]`` when there are none.
+
+    With ``experiment``, only the seeds that have a record of every one of its configurations, so that
+    showing the recorded seeds never starts training the configuration a seed still lacks.
+    """
     records = load_records(profile, results)
+    seeds = {r["config"]["seed"] for r in records}
     if experiment is not None:
         labels = {c.label for c in configs(experiment, profile, (0,))}
-        records = [r for r in records if r["label"] in labels]
-    return sorted({r["config"]["seed"] for r in records}) or [0]
+        seeds = {s for s in seeds if labels <= {r["label"] for r in records if r["config"]["seed"] == s}}
+    return sorted(seeds) or [0]
 
 
 def configs(experiment, profile=None, seeds=(0,)):

@@ -118,3 +118,50 @@ def placements_diagram():
     ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def spatial_gate_maps(record, title):
+    """The spatial gates' maps on the probe images stored in a ``cbam-spatial`` record: one row per image."""
+    stored = record["history"][-1]["spatial_maps"]
+    images, maps = np.array(stored["images"], dtype=np.uint8), stored["maps"]
+    fig, axes = plt.subplots(len(images), 1 + len(maps), figsize=(1.6 * (1 + len(maps)), 1.6 * len(images)),
+                             squeeze=False)
+    for row, image in enumerate(images):
+        axes[row, 0].imshow(image.transpose(1, 2, 0))
+        for col, gate in enumerate(maps, start=1):
+            shown = axes[row, col].imshow(gate["maps"][row], vmin=0, vmax=1, cmap="magma")
+    for col, gate in enumerate(maps, start=1):
+        axes[0, col].set_title(f"{gate['block']}\n{gate['size']}x{gate['size']}", fontsize=8)
+    axes[0, 0].set_title("test image", fontsize=8)
+    for ax in axes.flat:
+        ax.set(xticks=[], yticks=[])
+    fig.colorbar(shown, ax=axes, shrink=0.3, label="spatial score")
+    fig.suptitle(title)
+    return fig
+
+
+def scores_against_signal(records, baselines, title):
+    """Left: the input gate's mean score on the extra channels against how much of the image they carry.
+
+    Right: test accuracy against the same axis, with horizontal lines for ``baselines`` (labels).
+    """
+    gated = [r for r in records if r["config"]["attention_loc"] == "first" and r["config"].get("gate", "cbam") == "cbam"
+             and r["config"]["noise_channels"]]
+    frame = pd.DataFrame(dict(rho=r["config"].get("signal", 0.0), seed=str(r["config"]["seed"]),
+                              score=float(np.mean(r["attention"][3:])), accuracy=100 * r["test_accuracy"])
+                         for r in gated)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, column, label in ((axes[0], "score", "mean score on the 3 extra channels"),
+                              (axes[1], "accuracy", "final test accuracy (%)")):
+        sns.lineplot(frame, x="rho", y=column, errorbar=None, color="black", lw=1, ax=ax, label="mean over seeds")
+        sns.scatterplot(frame, x="rho", y=column, hue="seed", s=50, ax=ax, zorder=3)
+        ax.set(xlabel="rho: correlation of each extra channel with the grayscale image", ylabel=label)
+    axes[0].set_ylim(0, 1.05)
+    for name, color in zip(baselines, ("#55a868", "#c44e52")):
+        accuracies = [100 * r["test_accuracy"] for r in records if r["label"] == name]
+        if accuracies:
+            axes[1].axhline(np.mean(accuracies), ls="--", color=color, label=f"{name} (mean)")
+    axes[1].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

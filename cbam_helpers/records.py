@@ -139,7 +139,7 @@ def run(config, data=None, *, results=None, force=False, device=None, progress=T
     model = config.build_model()
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     history = fit(model, data, config.profile, seed=config.seed, noise_channels=config.noise_channels,
-                  signal=config.signal, checkpoint=checkpoint, device=device, progress=progress)
+                  signal=config.signal, checkpoint=checkpoint, device=device, progress=progress, label=config.label)
     record = dict(
         run_id=config.run_id, label=config.label, config=config.as_dict(), history=history,
         test_accuracy=history[-1]["test_accuracy"], attention=history[-1]["attention"],

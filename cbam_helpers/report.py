@@ -25,8 +25,8 @@ def provenance(records):
     return (
         f"**Provenance.** {len(records)} run records of the `{profile['name']}` profile "
         f"({profile['resolution']}x{profile['resolution']} input, batch {profile['batch_size']}, "
-        f"lr {profile['lr']}, {profile['epochs']} epochs, {subset} training and {tests} test images), "
-        f"seeds {', '.join(map(str, seeds))}; trained on {', '.join(devices)} with torch "
+        f"lr {profile['lr']}, {profile['epochs']} epoch{'s' if profile['epochs'] > 1 else ''}, {subset} training "
+        f"and {tests} test images), seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}; trained on {', '.join(devices)} with torch "
         f"{', '.join(torches)}, {minutes:.0f} minutes of training in all, last finished {finished}; "
         f"data: {', '.join(data)}."
     )
@@ -162,3 +162,25 @@ def recovered_share(records, clean, noisy, gated):
     mean = lambda label: sum(accuracies_by_seed(records, label).values()) / len(accuracies_by_seed(records, label))
     cost = mean(clean) - mean(noisy)
     return (mean(gated) - mean(noisy)) / cost if cost else math.nan
+
+
+def convergence_note(records):
+    """How much the runs still gained in their last epoch: how far from converged a profile's accuracies are."""
+    gains = [100 * (r["history"][-1]["test_accuracy"] - r["history"][-2]["test_accuracy"])
+             for r in records if len(r["history"]) >= 2]
+    profile = records[0]["config"]["profile"]
+    if not gains:
+        return f"The `{profile['name']}` profile trains for one epoch: its accuracies say nothing about convergence."
+    return (f"On the `{profile['name']}` profile the runs were still learning: in the last of their "
+            f"{profile['epochs']} epochs, at a constant learning rate, test accuracy changed by {min(gains):+.2f} to "
+            f"{max(gains):+.2f} points. These are not converged accuracies, and every comparison drawn from them "
+            f"holds for this profile only.")
+
+
+def run_time_note(records):
+    """How long one run of the records' profile took, from the records."""
+    minutes = [r["wall_seconds"] / 60 for r in records]
+    profile = records[0]["config"]["profile"]["name"]
+    devices = ", ".join(sorted({r["device"] for r in records}))
+    return (f"One `{profile}`-profile run took {min(minutes):.0f} to {max(minutes):.0f} minutes in this book's "
+            f"records ({devices}).")

@@ -191,7 +191,8 @@ def to_device(data, profile, device):
     return {k: v.to(device) for k, v in tensors.items()}
 
 
-def fit(model, data, profile, *, seed, noise_channels, checkpoint, device=None, progress=True, signal=0.0):
+def fit(model, data, profile, *, seed, noise_channels, checkpoint, device=None, progress=True, signal=0.0,
+        label=None):
     """Train ``model`` on ``data`` (a CIFAR10) under ``profile``; return the per-epoch history.
 
     After every epoch the model, optimiser and history go to ``checkpoint``; when that file exists,
@@ -215,7 +216,7 @@ def fit(model, data, profile, *, seed, noise_channels, checkpoint, device=None, 
     probe, probe_pixels = probe_images(tensors["probe_pool"], profile=profile, noise_channels=noise_channels,
                                        signal=signal)
     epochs = tqdm(range(len(history), profile.epochs), initial=len(history), total=profile.epochs,
-                  desc=f"{profile.name}: {model.attention_loc}, {3 + noise_channels} channels, seed {seed}",
+                  desc=f"{profile.name}: {label or model.attention_loc}, seed {seed}",
                   disable=not progress)
     for epoch in epochs:
         start = time.perf_counter()

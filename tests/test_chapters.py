@@ -47,7 +47,7 @@ def test_stored_outputs_are_complete_and_error_free(path):
     assert not [o for o in outputs if o["output_type"] == "error"]
 
 
-@pytest.mark.parametrize("path", [p for p in CHAPTERS if "experiment" in p.stem or "summary" in p.stem],
+@pytest.mark.parametrize("path", [p for p in CHAPTERS if any(w in p.stem for w in ("experiment", "beyond", "summary"))],
                          ids=lambda p: p.stem)
 def test_experiment_chapters_take_parameters_and_state_provenance(path):
     tagged = [c for c in cells(path) if "parameters" in c["metadata"].get("tags", [])]

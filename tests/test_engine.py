@@ -297,3 +297,14 @@ def test_estimate_is_positive_and_scales_with_epochs():
 
     torch.manual_seed(0)
     assert 0 < estimate_run_seconds(TINY, CPU, steps=1) < 60
+
+
+def test_recorded_seeds_of_an_experiment_are_the_complete_ones(data, tmp_path):
+    from cbam_helpers.experiments import recorded_seeds
+
+    profile = TINY.but(epochs=1)
+    for config in configs(1, profile, (0, 1)):
+        run_tiny(config, data, tmp_path)
+    run_tiny(RunConfig("none", 0, 2, profile), data, tmp_path)  # seed 2 lacks `last`
+    assert recorded_seeds(profile, tmp_path) == [0, 1, 2]
+    assert recorded_seeds(profile, tmp_path, experiment=1) == [0, 1]

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from cbam_helpers.experiments import POST_ACCURACY, compare_with_post
-from cbam_helpers.report import (compare, comparison_table, gap_statement, provenance, recovered_share,
-                                 student_t_cdf, student_t_quantile)
+from cbam_helpers.report import (compare, comparison_table, convergence_note, gap_statement, provenance,
+                                 recovered_share, run_time_note, student_t_cdf, student_t_quantile)
 
 
 def record(label, loc, seed, accuracy, data="CIFAR-10 archive cifar10-jpeg.tar.gz"):
@@ -104,3 +104,13 @@ def test_provenance_names_profile_seeds_device_and_data():
     for words in ("`cpu` profile", "64x64", "20,000 training", "all test images", "seeds 0, 1",
                   "cpu (2 threads)", "20 minutes", "cifar10-jpeg.tar.gz"):
         assert words in text
+
+
+def test_convergence_and_run_time_notes():
+    records = runs("a", [60, 61])
+    for r, accuracies in zip(records, ([0.50, 0.57, 0.60], [0.55, 0.58, 0.61])):
+        r["history"] = [dict(test_accuracy=a) for a in accuracies]
+    records[1]["wall_seconds"] = 900.0
+    assert "changed by +3.00 to +3.00 points" in convergence_note(records)
+    assert "this profile only" in convergence_note(records)
+    assert "took 10 to 15 minutes" in run_time_note(records)
