@@ -35,6 +35,15 @@ def main(argv=None):
     bench.add_argument("--rounds", type=int, default=5, help="interleaved rounds of measurement (default: 5)")
     bench.add_argument("--steps", type=int, default=10, help="timed training steps per round (default: 10)")
 
+    concurrency = commands.add_parser("throughput", help="aggregate images/s of N concurrent runs on this device",
+                                      description="Trains the baseline in N concurrent processes on random "
+                                                  "images and prints the aggregate images per second, to choose "
+                                                  "reproduce's --jobs for a device.")
+    concurrency.add_argument("--jobs", type=int, nargs="+", default=[1, 4, 8, 12], help="concurrencies to measure")
+    concurrency.add_argument("--profile", choices=PROFILES, default="full", help="settings to train at (default: full)")
+    concurrency.add_argument("--steps", type=int, default=50, help="timed steps per job (default: 50)")
+    concurrency.add_argument("--compile", action="store_true", help="torch.compile the model")
+
     args = parser.parse_args(argv)
     with pd.option_context("display.precision", 2, "display.width", 120):
         if args.command == "reproduce":
@@ -52,6 +61,10 @@ def main(argv=None):
             from .bench import main as bench_main
 
             bench_main(rounds=args.rounds, steps=args.steps)
+        elif args.command == "throughput":
+            from .throughput import main as throughput_main
+
+            throughput_main(args.jobs, args.profile, args.steps, args.compile)
 
 
 if __name__ == "__main__":

@@ -48,3 +48,11 @@ def test_bench_from_every_data_form(form, tmp_path, monkeypatch, capsys):
     for words in ("post's pipeline", "this package's pipeline", "bare model step", "ratio", "overhead",
                   "gate 'first'", "gate 'last'"):
         assert words in printed
+
+
+def test_throughput_of_concurrent_jobs():
+    from cbam_helpers.throughput import aggregate
+
+    row = aggregate(2, "smoke", steps=1)
+    assert row["jobs"] == 2 and row["images_per_second"] == pytest.approx(2 * row["per_job"])
+    assert row["per_job"] > 0

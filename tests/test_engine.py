@@ -131,7 +131,7 @@ def test_cli_help_documents_every_command(capsys):
     with pytest.raises(SystemExit):
         cli_main(["--help"])
     text = capsys.readouterr().out
-    for command in ("reproduce", "summary", "bench"):
+    for command in ("reproduce", "summary", "bench", "throughput"):
         assert command in text
 
 
