@@ -33,6 +33,8 @@ def run_all(configs, data=None, *, jobs=1, results=None, force=False, device=Non
     # spawn, not fork: a forked child inherits the parent's thread pools in an unusable state;
     # one task per process, so each run starts from a clean interpreter and frees its memory
     context = multiprocessing.get_context("spawn")
+    if callable(data):
+        data()  # decode once here, so the workers read the decoded cache instead of each decoding the archive
     data = getattr(data, "__wrapped__", data)  # a cached loader crosses to a worker as the function it wraps
     with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context, max_tasks_per_child=1) as pool:
         futures = {pool.submit(train_in_worker, c, data, results, force, device, threads_per_job(jobs)): c
