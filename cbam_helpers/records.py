@@ -20,8 +20,6 @@ from .mobilenet import MobileNet, count_parameters
 from .profiles import Profile, get_profile
 from .train import choose_device, device_name, fit, precision_name
 
-
-
 PACKAGE = Path(__file__).resolve().parent
 CHECKOUT = PACKAGE.parent
 SHIPPED = PACKAGE / "results"
@@ -144,8 +142,8 @@ def run(config, data=None, *, results=None, force=False, device=None, progress=T
         run_id=config.run_id, label=config.label, config=config.as_dict(), history=history,
         test_accuracy=history[-1]["test_accuracy"], attention=history[-1]["attention"],
         wall_seconds=sum(epoch["seconds"] for epoch in history), parameters=count_parameters(model),
-        device=device_name(device), precision=precision_name(device), torch=torch.__version__, torchvision=torchvision.__version__,
-        python=platform.python_version(), data=data.source,
+        device=device_name(device), precision=precision_name(device), torch=torch.__version__,
+        torchvision=torchvision.__version__, python=platform.python_version(), data=data.source,
         finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     write_json(record, path)
