@@ -108,14 +108,17 @@ def test_cbam_spatial_follows_channel():
     torch.testing.assert_close(block(x), channel_gated * spatial)
 
 
-def test_squeeze_excitation_uses_average_only():
+@pytest.mark.parametrize("gate_class, pool", [(SqueezeExcitation, lambda x: x.mean((2, 3))),
+                                              (MaxPoolAttention, lambda x: x.amax((2, 3)))])
+def test_single_descriptor_gates(gate_class, pool):
+    """SE feeds the MLP the average alone, MaxPoolAttention the maximum alone, with CBAM's weights."""
     torch.manual_seed(7)
     cbam_gate = ChannelAttention(8, 2)
-    se_gate = SqueezeExcitation(8, 2)
-    se_gate.load_state_dict(cbam_gate.state_dict())
+    gate = gate_class(8, 2)
+    gate.load_state_dict(cbam_gate.state_dict())
     x = torch.randn(2, 8, 4, 4)
-    torch.testing.assert_close(se_gate(x), torch.sigmoid(cbam_gate.mlp(x.mean((2, 3))))[..., None, None])
-    assert not torch.allclose(se_gate(x), cbam_gate(x))
+    torch.testing.assert_close(gate(x), torch.sigmoid(cbam_gate.mlp(pool(x)))[..., None, None])
+    assert not torch.allclose(gate(x), cbam_gate(x))
 
 
 @pytest.mark.parametrize(
@@ -145,15 +148,6 @@ def test_non_positive_ratio_refused(ratio):
 def test_non_integer_channels_refused():
     with pytest.raises(TypeError, match="input_channels must be an int"):
         ChannelAttention(8.0)
-
-
-def test_max_pool_attention_uses_max_only():
-    torch.manual_seed(8)
-    cbam_gate = ChannelAttention(8, 2)
-    max_gate = MaxPoolAttention(8, 2)
-    max_gate.load_state_dict(cbam_gate.state_dict())
-    x = torch.randn(2, 8, 4, 4)
-    torch.testing.assert_close(max_gate(x), torch.sigmoid(cbam_gate.mlp(x.amax((2, 3))))[..., None, None])
 
 
 def test_cbam_pooling_picks_the_gate():
