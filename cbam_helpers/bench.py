@@ -163,8 +163,9 @@ def main(rounds=5, steps=10, root=None):
         for _ in range(rounds):  # interleaved: a slow spell of the machine hits every configuration alike
             for name, trainer in trainers.items():
                 seconds[name].append(trainer.time(steps))
+    last_map = -(-FULL.resolution // 32)  # MobileNetV2 downsamples by 32, rounding up: 4x4 at 112
     gates = {"first": (CBAM(3, 1.0), (FULL.batch_size, 3, FULL.resolution, FULL.resolution)),
-             "last": (CBAM(1280, 1.0), (FULL.batch_size, 1280, FULL.resolution // 32, FULL.resolution // 32))}
+             "last": (CBAM(1280, 1.0), (FULL.batch_size, 1280, last_map, last_map))}
     gate_times = {loc: [gate_seconds(g, shape, device, steps) for _ in range(rounds)] for loc, (g, shape) in gates.items()}
 
     ips = {name: [FULL.batch_size / s for s in values] for name, values in seconds.items()}
