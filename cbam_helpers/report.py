@@ -6,6 +6,7 @@ building), so the difference seed by seed removes most of what the seed changes.
 gives the mean difference, its standard error and a 95% t-interval with n - 1 degrees of freedom.
 """
 import math
+import statistics
 from dataclasses import dataclass
 
 import pandas as pd
@@ -159,7 +160,7 @@ def comparison_table(records, pairs):
 
 def recovered_share(records, clean, noisy, gated):
     """Share of the noise's cost that the gate wins back: (gated - noisy) / (clean - noisy), from means."""
-    mean = lambda label: sum(accuracies_by_seed(records, label).values()) / len(accuracies_by_seed(records, label))
+    mean = lambda label: statistics.mean(accuracies_by_seed(records, label).values())
     cost = mean(clean) - mean(noisy)
     return (mean(gated) - mean(noisy)) / cost if cost else math.nan
 
