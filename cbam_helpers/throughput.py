@@ -10,6 +10,7 @@ import time
 
 import torch
 
+from .jobs import threads_per_job
 from .profiles import get_profile
 
 WARMUP = 5
@@ -40,7 +41,7 @@ def aggregate(jobs, profile="full", steps=50, compiled=False):
     profile = get_profile(profile)
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(jobs), context.Queue()
-    threads = max(1, (multiprocessing.cpu_count() or 1) // jobs)
+    threads = threads_per_job(jobs)
     processes = [context.Process(target=job, args=(i, profile.name, steps, compiled, threads, barrier, results))
                  for i in range(jobs)]
     for process in processes:
