@@ -64,12 +64,12 @@ def recorded_seeds(profile=None, results=None, experiment=None):
     return sorted(seeds) or [0]
 
 
-def configs(experiment, profile=None, seeds=(0,)):
-    """Run configurations of ``experiment``; ``seeds=None`` means :func:`recorded_seeds` of the experiment."""
+def configs(experiment, profile=None, seeds=(0,), results=None):
+    """Run configurations of ``experiment``; ``seeds=None`` means its :func:`recorded_seeds` in ``results``."""
     specs = EXPERIMENTS[experiment_key(experiment)]
     profile = get_profile(profile)
     if seeds is None:
-        seeds = recorded_seeds(profile, experiment=experiment)
+        seeds = recorded_seeds(profile, results, experiment)
     return [RunConfig(**dict(dict(noise_channels=0), **spec), seed=seed, profile=profile)
             for spec in specs for seed in seeds]
 
@@ -87,7 +87,7 @@ def shown_profile(results=None):
 def plan(experiment, profile=None, seeds=None, results=None, device=None):
     """A sentence saying what :func:`run_experiment` will do: read every record, or train how many runs, how long."""
     profile = get_profile(profile)
-    wanted = configs(experiment, profile, seeds)
+    wanted = configs(experiment, profile, seeds, results)
     missing = [c for c in wanted if not record_path(c, results).exists()]
     seeds = sorted({c.seed for c in wanted})
     where = f"the `{profile.name}` profile, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"

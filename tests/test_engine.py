@@ -277,6 +277,11 @@ def test_plan_says_what_will_train(data, tmp_path, monkeypatch):
     for config in configs(2, profile, (0,)):
         run_tiny(config, data, tmp_path)
     assert "nothing trains" in experiments.plan(2, profile, [0], results=tmp_path, device=CPU)
+    for config in configs(2, profile, (3,)):
+        run_tiny(config, data, tmp_path)
+    # seeds=None reads the recorded seeds where the records are, not from the default results folder
+    assert "seeds 0, 3 have records: nothing trains" in experiments.plan(2, profile, None, results=tmp_path,
+                                                                        device=CPU)
 
 
 def test_shown_profile_prefers_recorded_full_runs(tmp_path, monkeypatch):
