@@ -5,7 +5,7 @@ import pandas as pd
 import seaborn as sns
 
 from .records import history_frame
-from .report import compare
+from .report import compare, extra_channel_scores
 
 CHANNEL_NAMES = ("R", "G", "B", "noise 1", "noise 2", "noise 3")
 
@@ -145,11 +145,7 @@ def scores_against_signal(records, baselines, title):
 
     Right: test accuracy against the same axis, with horizontal lines for ``baselines`` (labels).
     """
-    gated = [r for r in records if r["config"]["attention_loc"] == "first" and r["config"].get("gate", "cbam") == "cbam"
-             and r["config"]["noise_channels"]]
-    frame = pd.DataFrame(dict(rho=r["config"].get("signal", 0.0), seed=str(r["config"]["seed"]),
-                              score=float(np.mean(r["attention"][3:])), accuracy=100 * r["test_accuracy"])
-                         for r in gated)
+    frame = extra_channel_scores(records).astype({"seed": str})
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, column, label in ((axes[0], "score", "mean score on the 3 extra channels"),
                               (axes[1], "accuracy", "final test accuracy (%)")):

@@ -185,3 +185,50 @@ def run_time_note(records):
     devices = ", ".join(sorted({r["device"] for r in records}))
     return (f"One `{profile}`-profile run took {min(minutes):.0f} to {max(minutes):.0f} minutes in this book's "
             f"records ({devices}).")
+
+
+def finding(records, name, baseline, treatment):
+    """One summary line: a comparison's paired mean gap, its interval, and what the interval allows one to say."""
+    c = compare(records, baseline, treatment)
+    if c.n < 2:
+        return f"{name}: {c.mean:+.2f} points from one seed, which has no interval: an observation, not a finding."
+    low, high = c.interval
+    says = {"better": "the interval excludes zero", "worse": "the interval excludes zero",
+            "undecided": "the interval holds zero, so these runs cannot tell the two apart"}[c.verdict]
+    return (f"{name}: {c.mean:+.2f} points, 95% interval [{low:+.2f}, {high:+.2f}] over {c.n} seeds; {says}"
+            + (" (two seeds: one degree of freedom)." if c.n == 2 else "."))
+
+
+def extra_channel_scores(records):
+    """The input gate's mean score on the extra channels, per run: rho (0 is pure noise), seed, score, accuracy."""
+    gated = [r for r in records if r["config"]["attention_loc"] == "first" and r["config"]["noise_channels"]
+             and r["config"].get("gate", "cbam") == "cbam"]
+    return pd.DataFrame([dict(rho=r["config"].get("signal", 0.0), seed=r["config"]["seed"],
+                              score=statistics.mean(r["attention"][3:]), accuracy=100 * r["test_accuracy"])
+                         for r in gated], columns=["rho", "seed", "score", "accuracy"])
+
+
+def signal_statement(records):
+    """Does the input gate's score on the extra channels rise with how much of the image they carry?"""
+    frame = extra_channel_scores(records)
+    by_seed = frame.pivot(index="seed", columns="rho", values="score").dropna()
+    if by_seed.shape[1] < 2 or by_seed.empty:
+        return "Fewer than two signal strengths are recorded for a common seed: nothing to compare yet."
+    rhos = list(by_seed.columns)
+    means = ", ".join(f"{by_seed[rho].mean():.3f} at rho {rho:g}" for rho in rhos)
+    rising = sum(all(a < b for a, b in zip(row, row[1:])) for row in by_seed.to_numpy())
+    n = len(by_seed)
+    text = f"Mean score on the extra channels over {n} seed{'s' if n > 1 else ''} with every strength recorded: {means}. "
+    if n == 1:
+        text += f"In that seed the score {'rises' if rising else 'does not rise'} at every step of rho."
+    else:
+        text += f"The score rises at every step of rho in {rising} of the {n} seeds."
+    top, bottom = rhos[-1], rhos[0]
+    c = PairedComparison(f"rho {bottom:g}", f"rho {top:g}", "", tuple(by_seed.index),
+                         tuple(by_seed[top] - by_seed[bottom]))
+    if c.n >= 2:
+        low, high = c.interval
+        text += (f" Score at rho {top:g} minus pure noise, paired by seed: {c.mean:+.3f}, 95% interval "
+                 f"[{low:+.3f}, {high:+.3f}]" + (", which excludes zero." if c.verdict != "undecided"
+                                                  else ", which holds zero."))
+    return text

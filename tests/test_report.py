@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 
 from cbam_helpers.experiments import POST_ACCURACY, compare_with_post
-from cbam_helpers.report import (compare, comparison_table, convergence_note, gap_statement, provenance,
-                                 recovered_share, run_time_note, student_t_cdf, student_t_quantile)
+from cbam_helpers.report import (compare, comparison_table, convergence_note, extra_channel_scores, finding,
+                                 gap_statement, provenance, recovered_share, run_time_note, signal_statement,
+                                 student_t_cdf, student_t_quantile)
 
 
 def record(label, loc, seed, accuracy, data="CIFAR-10 archive cifar10-jpeg.tar.gz"):
@@ -114,3 +115,35 @@ def test_convergence_and_run_time_notes():
     assert "changed by +3.00 to +3.00 points" in convergence_note(records)
     assert "this profile only" in convergence_note(records)
     assert "took 10 to 15 minutes" in run_time_note(records)
+
+
+def test_finding_names_interval_and_what_it_allows():
+    records = runs("a", [60, 62, 61]) + runs("b", [61, 64, 61.5], "last")
+    line = finding(records, "b - a", "a", "b")
+    assert line.startswith("b - a: +1.17 points, 95% interval [") and "over 3 seeds" in line
+    assert "cannot tell the two apart" in line
+    tight = runs("a", [58, 62, 66]) + runs("b", [59.1, 62.9, 67.0], "last")
+    assert "excludes zero" in finding(tight, "b - a", "a", "b")
+    assert "observation, not a finding" in finding(runs("a", [60]) + runs("b", [61], "last"), "b - a", "a", "b")
+
+
+def gated(seed, rho, score):
+    r = record("first", "first", seed, 0.6)
+    r["config"].update(noise_channels=3, **({"signal": rho} if rho else {}))
+    r["attention"] = [0.9, 0.9, 0.9, score, score, score]
+    return r
+
+
+def test_extra_channel_scores_and_signal_statement_by_hand():
+    records = [gated(0, 0.0, 0.01), gated(0, 0.5, 0.1), gated(0, 1.0, 0.5),
+               gated(1, 0.0, 0.02), gated(1, 0.5, 0.05), gated(1, 1.0, 0.3)]
+    frame = extra_channel_scores(records)
+    assert sorted(frame["rho"].unique()) == [0.0, 0.5, 1.0] and frame["score"].sum() == pytest.approx(0.98)
+    text = signal_statement(records)
+    assert "0.015 at rho 0, 0.075 at rho 0.5, 0.400 at rho 1" in text
+    assert "rises at every step of rho in 2 of the 2 seeds" in text
+    # differences 0.49 and 0.28: mean 0.385, sd 0.21 / sqrt(2), half-width t(0.975, 1) = 12.7062 times sd / sqrt(2)
+    assert "+0.385, 95% interval [-0.949, +1.719], which holds zero" in text
+    records[4]["attention"][3:] = [0.01] * 3  # seed 1 now dips at rho 0.5
+    assert "in 1 of the 2 seeds" in signal_statement(records)
+    assert "nothing to compare" in signal_statement(records[:1])
