@@ -1,6 +1,9 @@
 """The book's experiments as lists of run configurations, and the command that reproduces them."""
 import functools
+import math
 import os
+
+import pandas as pd
 
 from .data import load_cifar10
 from .jobs import run_all
@@ -133,3 +136,36 @@ def compare_with_post(records):
     table["profile"] = [by_label[c]["config"]["profile"]["name"] for c in table["configuration"]]
     table["data"] = [by_label[c]["data"].removeprefix("CIFAR-10 ") for c in table["configuration"]]
     return table
+
+
+def across_profiles(experiment, profiles=(FULL, CPU), results=None):
+    """The post's reported single runs beside every profile's recorded seeds of ``experiment``, one row each.
+
+    A profile without records of the experiment has no rows; ``missing_profiles`` names it.
+    """
+    labels = [c.label for c in configs(experiment, CPU, (0,))]
+    rows = [dict(configuration=label, source="reported by the post", protocol="112x112, 20 epochs, 50,000 images",
+                 n=1, mean_accuracy=POST_ACCURACY[label], std_accuracy=math.nan, per_seed=f"{POST_ACCURACY[label]:.2f}")
+            for label in labels if label in POST_ACCURACY]
+    for profile in profiles:
+        seeds = recorded_seeds(profile, results, experiment)
+        records = [r for r in load_records(profile, results) if r["label"] in labels and r["config"]["seed"] in seeds]
+        images = f"{profile.train_images:,}" if profile.train_images else "50,000"
+        protocol = f"{profile.resolution}x{profile.resolution}, {profile.epochs} epochs, {images} images"
+        rows += [dict(row, source=f"{profile.name} profile", protocol=protocol)
+                 for row in summary(records).to_dict("records")]
+    order = {label: i for i, label in enumerate(labels)}
+    table = pd.DataFrame(rows, columns=["configuration", "source", "protocol", "n", "mean_accuracy", "std_accuracy",
+                                        "per_seed"])
+    return table.sort_values("configuration", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+
+
+def missing_profiles(experiment, profiles=(FULL, CPU), results=None):
+    """The profiles with no record of ``experiment``: a sentence for the chapters, empty when every one has records."""
+    shown = set(across_profiles(experiment, profiles, results)["source"])
+    missing = [p for p in profiles if f"{p.name} profile" not in shown]
+    if not missing:
+        return ""
+    names = " and ".join(f"`{p.name}`" for p in missing)
+    gpu = " (the post's protocol, which needs a GPU)" if FULL in missing else ""
+    return f"No records of this experiment exist yet for the {names} profile{'s' if len(missing) > 1 else ''}{gpu}."

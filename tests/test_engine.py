@@ -313,3 +313,34 @@ def test_recorded_seeds_of_an_experiment_are_the_complete_ones(data, tmp_path):
     run_tiny(RunConfig("none", 0, 2, profile), data, tmp_path)  # seed 2 lacks `last`
     assert recorded_seeds(profile, tmp_path) == [0, 1, 2]
     assert recorded_seeds(profile, tmp_path, experiment=1) == [0, 1]
+
+
+def fake_record(config, accuracy, results):
+    path = record_path(config, results)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dict(config=config.as_dict(), run_id=config.run_id, label=config.label,
+                                    test_accuracy=accuracy)))
+
+
+def test_across_profiles_sets_the_post_beside_every_recorded_profile(tmp_path):
+    from cbam_helpers.experiments import POST_ACCURACY, across_profiles, missing_profiles
+
+    cpu, full = PROFILES["cpu"], PROFILES["full"]
+    for seed, (base, last) in enumerate([(0.60, 0.62), (0.61, 0.64)]):
+        fake_record(RunConfig("none", 0, seed, cpu), base, tmp_path)
+        fake_record(RunConfig("last", 0, seed, cpu), last, tmp_path)
+    fake_record(RunConfig("none", 0, 2, cpu), 0.99, tmp_path)  # a half-recorded seed stays out of the table
+    table = across_profiles(1, results=tmp_path)
+    assert list(table["configuration"]) == ["none, RGB"] * 2 + ["last, RGB"] * 2
+    assert list(table["source"]) == ["reported by the post", "cpu profile"] * 2
+    post, ours = table.iloc[2], table.iloc[3]
+    assert post["mean_accuracy"] == POST_ACCURACY["last, RGB"] and post["n"] == 1
+    assert ours["n"] == 2 and ours["mean_accuracy"] == pytest.approx(63.0) and ours["per_seed"] == "62.00, 64.00"
+    assert ours["protocol"] == "64x64, 6 epochs, 20,000 images"
+    assert "`full` profile (the post's protocol" in missing_profiles(1, results=tmp_path)
+    fake_record(RunConfig("none", 0, 0, full), 0.84, tmp_path)
+    fake_record(RunConfig("last", 0, 0, full), 0.85, tmp_path)
+    table = across_profiles(1, results=tmp_path)
+    assert list(table["source"])[:3] == ["reported by the post", "full profile", "cpu profile"]
+    assert table.iloc[1]["protocol"] == "112x112, 20 epochs, 50,000 images"
+    assert missing_profiles(1, results=tmp_path) == ""
