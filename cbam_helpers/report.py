@@ -193,7 +193,8 @@ def finding(records, name, baseline, treatment):
     if c.n < 2:
         return f"{name}: {c.mean:+.2f} points from one seed, which has no interval: an observation, not a finding."
     low, high = c.interval
-    says = {"better": "the interval excludes zero", "worse": "the interval excludes zero",
+    says = {"better": f"the interval excludes zero: `{treatment}` scores higher on this profile",
+            "worse": f"the interval excludes zero: `{treatment}` scores lower on this profile",
             "undecided": "the interval holds zero, so these runs cannot tell the two apart"}[c.verdict]
     return (f"{name}: {c.mean:+.2f} points, 95% interval [{low:+.2f}, {high:+.2f}] over {c.n} seeds; {says}"
             + (" (two seeds: one degree of freedom)." if c.n == 2 else "."))

@@ -123,7 +123,8 @@ def test_finding_names_interval_and_what_it_allows():
     assert line.startswith("b - a: +1.17 points, 95% interval [") and "over 3 seeds" in line
     assert "cannot tell the two apart" in line
     tight = runs("a", [58, 62, 66]) + runs("b", [59.1, 62.9, 67.0], "last")
-    assert "excludes zero" in finding(tight, "b - a", "a", "b")
+    assert "excludes zero: `b` scores higher" in finding(tight, "b - a", "a", "b")
+    assert "excludes zero: `a` scores lower" in finding(tight, "a - b", "b", "a")
     assert "observation, not a finding" in finding(runs("a", [60]) + runs("b", [61], "last"), "b - a", "a", "b")
 
 
