@@ -138,21 +138,31 @@ def compare_with_post(records):
     return table
 
 
+def protocol(profile):
+    """A profile's training protocol in a few words, e.g. ``'112x112, 20 epochs, 50,000 images'``."""
+    images = f"{profile.train_images:,}" if profile.train_images else "50,000"
+    return f"{profile.resolution}x{profile.resolution}, {profile.epochs} epochs, {images} images"
+
+
+def source(profile):
+    """How :func:`across_profiles` names the rows of ``profile``."""
+    return f"{profile.name} profile"
+
+
 def across_profiles(experiment, profiles=(FULL, CPU), results=None):
     """The post's reported single runs beside every profile's recorded seeds of ``experiment``, one row each.
 
-    A profile without records of the experiment has no rows; ``missing_profiles`` names it.
+    The post's runs follow the ``full`` profile's protocol. A profile without records of the experiment has
+    no rows; :func:`missing_profiles` names it.
     """
     labels = [c.label for c in configs(experiment, CPU, (0,))]
-    rows = [dict(configuration=label, source="reported by the post", protocol="112x112, 20 epochs, 50,000 images",
-                 n=1, mean_accuracy=POST_ACCURACY[label], std_accuracy=math.nan, per_seed=f"{POST_ACCURACY[label]:.2f}")
+    rows = [dict(configuration=label, source="reported by the post", protocol=protocol(FULL), n=1,
+                 mean_accuracy=POST_ACCURACY[label], std_accuracy=math.nan, per_seed=f"{POST_ACCURACY[label]:.2f}")
             for label in labels if label in POST_ACCURACY]
     for profile in profiles:
         seeds = recorded_seeds(profile, results, experiment)
         records = [r for r in load_records(profile, results) if r["label"] in labels and r["config"]["seed"] in seeds]
-        images = f"{profile.train_images:,}" if profile.train_images else "50,000"
-        protocol = f"{profile.resolution}x{profile.resolution}, {profile.epochs} epochs, {images} images"
-        rows += [dict(row, source=f"{profile.name} profile", protocol=protocol)
+        rows += [dict(row, source=source(profile), protocol=protocol(profile))
                  for row in summary(records).to_dict("records")]
     order = {label: i for i, label in enumerate(labels)}
     table = pd.DataFrame(rows, columns=["configuration", "source", "protocol", "n", "mean_accuracy", "std_accuracy",
@@ -160,10 +170,9 @@ def across_profiles(experiment, profiles=(FULL, CPU), results=None):
     return table.sort_values("configuration", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
 
 
-def missing_profiles(experiment, profiles=(FULL, CPU), results=None):
-    """The profiles with no record of ``experiment``: a sentence for the chapters, empty when every one has records."""
-    shown = set(across_profiles(experiment, profiles, results)["source"])
-    missing = [p for p in profiles if f"{p.name} profile" not in shown]
+def missing_profiles(table, profiles=(FULL, CPU)):
+    """The profiles an :func:`across_profiles` table has no rows of, as a sentence; empty when it has them all."""
+    missing = [p for p in profiles if source(p) not in set(table["source"])]
     if not missing:
         return ""
     names = " and ".join(f"`{p.name}`" for p in missing)

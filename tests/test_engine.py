@@ -337,10 +337,10 @@ def test_across_profiles_sets_the_post_beside_every_recorded_profile(tmp_path):
     assert post["mean_accuracy"] == POST_ACCURACY["last, RGB"] and post["n"] == 1
     assert ours["n"] == 2 and ours["mean_accuracy"] == pytest.approx(63.0) and ours["per_seed"] == "62.00, 64.00"
     assert ours["protocol"] == "64x64, 6 epochs, 20,000 images"
-    assert "`full` profile (the post's protocol" in missing_profiles(1, results=tmp_path)
+    assert "`full` profile (the post's protocol" in missing_profiles(table)
     fake_record(RunConfig("none", 0, 0, full), 0.84, tmp_path)
     fake_record(RunConfig("last", 0, 0, full), 0.85, tmp_path)
     table = across_profiles(1, results=tmp_path)
     assert list(table["source"])[:3] == ["reported by the post", "full profile", "cpu profile"]
     assert table.iloc[1]["protocol"] == "112x112, 20 epochs, 50,000 images"
-    assert missing_profiles(1, results=tmp_path) == ""
+    assert missing_profiles(table) == ""
