@@ -1,5 +1,7 @@
 # Two commands on a fresh machine: `make book` and `make test`. Each sets up .venv when needed.
 VENV ?= .venv
+# the interpreter that builds $(VENV); .ci/run also runs the unit tests under Debian's own /usr/bin/python3
+PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= cpu
@@ -13,7 +15,7 @@ CHAPTERS := $(sort $(wildcard book/*.ipynb))
 .PHONY: book test unit nbval book-strict notebooks reproduce bench clean
 
 $(STAMP): requirements.txt pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@

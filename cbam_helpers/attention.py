@@ -94,7 +94,31 @@ class MaxPoolAttention(ChannelAttention):
         return x.amax((2, 3))[None]
 
 
-CHANNEL_GATES = {"both": ChannelAttention, "avg": SqueezeExcitation, "max": MaxPoolAttention}
+class ConstantChannelAttention(ChannelAttention):
+    """CBAM's channel gate fed a learned pair of descriptors instead of the input's: the same for every input.
+
+    The matched control for an input gate: the same MLP (built from the same random numbers as
+    :class:`ChannelAttention` for a given seed), the same sigmoid and, at the start, the same scores as
+    CBAM's gate gives the average input: at the first training forward the learned descriptors are set to
+    that batch's mean average- and max-pooled descriptors. It differs from CBAM's gate only in not
+    looking at the image it gates.
+    """
+
+    def __init__(self, input_channels, reduction_ratio=16):
+        super().__init__(input_channels, reduction_ratio)
+        self.context = nn.Parameter(torch.zeros(2, 1, input_channels))
+        self.register_buffer("initialised", torch.tensor(False))
+
+    def descriptors(self, x):
+        if self.training and not self.initialised:
+            with torch.no_grad():
+                self.context.copy_(super().descriptors(x).mean(1, keepdim=True))
+                self.initialised.fill_(True)
+        return self.context.expand(-1, x.shape[0], -1)
+
+
+CHANNEL_GATES = {"both": ChannelAttention, "avg": SqueezeExcitation, "max": MaxPoolAttention,
+                 "constant": ConstantChannelAttention}
 """Which global descriptors feed the channel gate's MLP."""
 
 
@@ -115,7 +139,8 @@ class SpatialAttention(nn.Module):
 class CBAM(nn.Module):
     """Gated features ``Mc(F) * F``, then ``Ms(F') * F'`` when ``spatial=True`` (the paper's order).
 
-    ``pooling`` picks the descriptors of the channel gate: ``'both'`` (CBAM), ``'avg'`` (SE-Net) or ``'max'``.
+    ``pooling`` picks the descriptors of the channel gate: ``'both'`` (CBAM), ``'avg'`` (SE-Net), ``'max'``,
+    or ``'constant'`` (learned descriptors, the same for every input: a control).
     """
 
     def __init__(self, input_channels, reduction_ratio=16, spatial=False, spatial_kernel=7, pooling="both"):
@@ -178,11 +203,13 @@ GATES = {
     "cbam-avg": lambda channels, r: CBAM(channels, r, pooling="avg"),
     "cbam-max": lambda channels, r: CBAM(channels, r, pooling="max"),
     "cbam-spatial": lambda channels, r: CBAM(channels, r, spatial=True),
+    "cbam-constant": lambda channels, r: CBAM(channels, r, pooling="constant"),
     "scale": lambda channels, r: ChannelScale(channels),
     "residual-mlp": lambda channels, r: PooledResidualMLP(channels, r),
 }
 """Modules a :class:`~cbam_helpers.MobileNet` can place, by name: ``GATES[name](channels, reduction_ratio)``.
 
 ``cbam`` is the post's (and the paper's) channel gate; ``cbam-avg`` / ``cbam-max`` feed it one
-descriptor; ``cbam-spatial`` adds CBAM's spatial gate; ``scale`` and ``residual-mlp`` are controls.
+descriptor; ``cbam-spatial`` adds CBAM's spatial gate; ``cbam-constant``, ``scale`` and ``residual-mlp``
+are controls.
 """

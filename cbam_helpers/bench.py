@@ -32,6 +32,23 @@ from .train import EVAL_BATCH, autocast, choose_device, device_name, grad_scaler
 WARMUP = 3
 
 
+def extract_safely(tar, members, folder):
+    """Extract regular-file ``members`` into ``folder``, refusing any that would land outside it.
+
+    Python 3.12 and 3.11.4+ do this with ``filter="data"``; older ones (Debian 12's 3.11.2) lack the
+    argument, so the same check (regular files only, no absolute path, no ``..``) is made here.
+    """
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(folder, members=members, filter="data")
+        return
+    root = Path(folder).resolve()
+    for member in members:
+        target = (root / member.name).resolve()
+        if not member.isfile() or not target.is_relative_to(root):
+            raise tarfile.TarError(f"refusing to extract {member.name!r}: not a regular file inside {root}")
+    tar.extractall(folder, members=members)
+
+
 def synchronize(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -93,7 +110,7 @@ def post_dataset(root, folder, images):
     if kind == "archive":
         with tarfile.open(path, "r:gz") as tar:
             train = (m for m in tar if m.isfile() and m.name.startswith("train/"))
-            tar.extractall(folder, members=list(itertools.islice(train, images)), filter="data")
+            extract_safely(tar, list(itertools.islice(train, images)), folder)
         path = Path(folder)
     return datasets.ImageFolder(path / "train", transform)
 

@@ -140,7 +140,7 @@ def run(config, data=None, *, results=None, force=False, device=None, progress=T
                   signal=config.signal, checkpoint=checkpoint, device=device, progress=progress, label=config.label)
     record = dict(
         run_id=config.run_id, label=config.label, config=config.as_dict(), history=history,
-        test_accuracy=history[-1]["test_accuracy"], attention=history[-1]["attention"],
+        test_accuracy=history[-1].get("final_test_accuracy", history[-1]["test_accuracy"]), attention=history[-1]["attention"],
         wall_seconds=sum(epoch["seconds"] for epoch in history), parameters=count_parameters(model),
         device=device_name(device), precision=precision_name(device), torch=torch.__version__,
         torchvision=torchvision.__version__, python=platform.python_version(), data=data.source,

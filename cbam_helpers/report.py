@@ -10,6 +10,7 @@ import statistics
 from dataclasses import dataclass
 
 import pandas as pd
+from scipy import stats
 
 
 def provenance(records):
@@ -33,26 +34,14 @@ def provenance(records):
     )
 
 
-def student_t_cdf(t, df, steps=2000):
-    """P(T <= t) for Student's t with ``df`` degrees of freedom (Simpson's rule on the density)."""
-    if t < 0:
-        return 1 - student_t_cdf(-t, df, steps)
-    log_norm = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
-    density = lambda x: math.exp(log_norm - (df + 1) / 2 * math.log1p(x * x / df))
-    h = t / steps
-    inner = sum((4 if i % 2 else 2) * density(i * h) for i in range(1, steps))
-    return 0.5 + h / 3 * (density(0) + inner + density(t))
+def t_quantile(p, df):
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom."""
+    return float(stats.t.ppf(p, df))
 
 
-def student_t_quantile(p, df):
-    """The ``p`` quantile (0.5 < p < 1) of Student's t with ``df`` degrees of freedom, by bisection."""
-    low, high = 0.0, 1.0
-    while student_t_cdf(high, df) < p:
-        high *= 2
-    for _ in range(60):
-        middle = (low + high) / 2
-        low, high = (middle, high) if student_t_cdf(middle, df) < p else (low, middle)
-    return (low + high) / 2
+def two_sided_p(t, df):
+    """Two-sided p of a t statistic with ``df`` degrees of freedom."""
+    return float(2 * stats.t.sf(abs(t), df))
 
 
 @dataclass(frozen=True)
@@ -88,7 +77,7 @@ class PairedComparison:
         """The 95% t-interval of the mean difference; NaNs with fewer than two seeds."""
         if self.n < 2:
             return math.nan, math.nan
-        half = student_t_quantile(0.975, self.n - 1) * self.se
+        half = t_quantile(0.975, self.n - 1) * self.se
         return self.mean - half, self.mean + half
 
     @property
@@ -98,7 +87,7 @@ class PairedComparison:
             return math.nan
         if self.se == 0:
             return 0.0 if self.mean else 1.0
-        return 2 * (1 - student_t_cdf(abs(self.mean / self.se), self.n - 1))
+        return two_sided_p(self.mean / self.se, self.n - 1)
 
     @property
     def verdict(self):

@@ -65,16 +65,34 @@ def grad_scaler(device, enabled=None):
     return torch.amp.GradScaler(device.type, enabled=enabled)
 
 
-def optimizer_step(loss, optimizer, scaler):
+def optimizer_step(loss, optimizer, scaler, scheduler=None):
     """Backward and step through the scaler: a step whose gradients hold an inf or NaN is skipped."""
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.step(optimizer)
     scaler.update()
+    if scheduler is not None:
+        scheduler.step()
+
+
+def parameter_groups(model, weight_decay):
+    """Weight decay on convolution and linear weights only: not on BatchNorm weights and biases (1-D tensors)."""
+    decayed = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    plain = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    return [dict(params=decayed, weight_decay=weight_decay), dict(params=plain, weight_decay=0.0)]
+
+
+def make_optimizer(model, profile, steps_per_epoch):
+    """SGD as the profile sets it, and a per-step scheduler that follows :meth:`Profile.lr_factor`."""
+    optimizer = torch.optim.SGD(parameter_groups(model, profile.weight_decay), lr=profile.lr,
+                                momentum=profile.momentum, nesterov=profile.nesterov)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: profile.lr_factor(step, steps_per_epoch))
+    return optimizer, scheduler
 
 
 def train_one_epoch(model, optimizer, scaler, data, *, epoch, seed, profile, noise_channels, device, progress,
-                    signal=0.0):
+                    signal=0.0, scheduler=None):
     model.train()
     torch.manual_seed(epoch_seed(seed, epoch, 1))
     loss_fn = nn.CrossEntropyLoss()
@@ -91,9 +109,9 @@ def train_one_epoch(model, optimizer, scaler, data, *, epoch, seed, profile, noi
         if not math.isfinite(value):  # stop before a non-finite gradient reaches the weights
             raise FloatingPointError(
                 f"the training loss became {value} at epoch {epoch + 1}, batch {batch + 1}; "
-                f"lower the learning rate (now {profile.lr})"
+                f"lower the learning rate (now {optimizer.param_groups[0]['lr']:.4g})"
             )
-        optimizer_step(loss, optimizer, scaler)
+        optimizer_step(loss, optimizer, scaler, scheduler)
         total_loss += value * len(y)
         correct += (logits.argmax(1) == y).sum().item()
         seen += len(y)
@@ -186,8 +204,10 @@ def to_device(data, profile, device):
 
     train_images, train_labels = subset(data.train_images, data.train_labels, profile.train_images)
     test_images, test_labels = subset(data.test_images, data.test_labels, profile.test_images)
+    curve_images, curve_labels = subset(test_images, test_labels, profile.curve_test_images)
     tensors = dict(train_images=train_images, train_labels=train_labels,
-                   test_images=test_images, test_labels=test_labels, probe_pool=data.test_images)
+                   test_images=test_images, test_labels=test_labels,
+                   curve_images=curve_images, curve_labels=curve_labels, probe_pool=data.test_images)
     return {k: v.to(device) for k, v in tensors.items()}
 
 
@@ -195,14 +215,18 @@ def fit(model, data, profile, *, seed, noise_channels, checkpoint, device=None, 
         label=None):
     """Train ``model`` on ``data`` (a CIFAR10) under ``profile``; return the per-epoch history.
 
-    After every epoch the model, optimiser and history go to ``checkpoint``; when that file exists,
-    training resumes after its last finished epoch.
+    After every epoch the model, optimiser, scheduler and history go to ``checkpoint``; when that file
+    exists, training resumes after its last finished epoch. The per-epoch ``test_accuracy`` is measured on
+    the profile's curve subset of the test set (``test_images`` says how many); the last epoch also
+    carries ``final_test_loss`` and ``final_test_accuracy`` on the whole test set.
     """
     device = device or choose_device()
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     model = model.to(device, memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=profile.lr, momentum=profile.momentum)
+    tensors = to_device(data, profile, device)
+    optimizer, scheduler = make_optimizer(model, profile, number_of_batches(len(tensors["train_labels"]),
+                                                                             profile.batch_size))
     scaler = grad_scaler(device)
     history = []
     if checkpoint.exists():
@@ -211,8 +235,9 @@ def fit(model, data, profile, *, seed, noise_channels, checkpoint, device=None, 
         optimizer.load_state_dict(state["optimizer"])
         if "scaler" in state:
             scaler.load_state_dict(state["scaler"])
+        if "scheduler" in state:
+            scheduler.load_state_dict(state["scheduler"])
         history = state["history"]
-    tensors = to_device(data, profile, device)
     probe, probe_pixels = probe_images(tensors["probe_pool"], profile=profile, noise_channels=noise_channels,
                                        signal=signal)
     epochs = tqdm(range(len(history), profile.epochs), initial=len(history), total=profile.epochs,
@@ -222,8 +247,8 @@ def fit(model, data, profile, *, seed, noise_channels, checkpoint, device=None, 
         start = time.perf_counter()
         train_loss, train_acc = train_one_epoch(model, optimizer, scaler, tensors, epoch=epoch, seed=seed, profile=profile,
                                                 noise_channels=noise_channels, device=device, progress=progress,
-                                                signal=signal)
-        test_loss, test_acc = evaluate(model, tensors["test_images"], tensors["test_labels"], profile=profile,
+                                                signal=signal, scheduler=scheduler)
+        test_loss, test_acc = evaluate(model, tensors["curve_images"], tensors["curve_labels"], profile=profile,
                                        noise_channels=noise_channels, device=device, signal=signal)
         scores = attention_scores(model, probe, device)
         history.append(dict(
@@ -231,11 +256,17 @@ def fit(model, data, profile, *, seed, noise_channels, checkpoint, device=None, 
             test_accuracy=test_acc, seconds=time.perf_counter() - start,
             attention=None if scores is None else scores.mean(0).tolist(),
             attention_std=None if scores is None else scores.std(0).tolist(),
-            stem_norm=stem_norms(model),
+            stem_norm=stem_norms(model), lr=optimizer.param_groups[0]["lr"],
         ))
+        if profile.curve_test_images is not None:
+            history[-1]["test_images"] = len(tensors["curve_labels"])
         epochs.set_postfix(test_acc=f"{test_acc:.4f}")
         save_atomically(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), scaler=scaler.state_dict(),
-                             history=history), checkpoint)
+                             scheduler=scheduler.state_dict(), history=history), checkpoint)
+    if profile.curve_test_images is not None and "final_test_accuracy" not in history[-1]:
+        final_loss, final_acc = evaluate(model, tensors["test_images"], tensors["test_labels"], profile=profile,
+                                         noise_channels=noise_channels, device=device, signal=signal)
+        history[-1].update(final_test_loss=final_loss, final_test_accuracy=final_acc)
     maps = spatial_maps(model, probe, probe_pixels, device)
     if maps is not None:
         history[-1]["spatial_maps"] = maps

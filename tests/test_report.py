@@ -6,7 +6,7 @@ import pytest
 from cbam_helpers.experiments import POST_ACCURACY, compare_with_post
 from cbam_helpers.report import (compare, comparison_table, convergence_note, extra_channel_scores, finding,
                                  gap_statement, provenance, recovered_share, run_time_note, signal_statement,
-                                 student_t_cdf, student_t_quantile)
+                                 t_quantile, two_sided_p)
 
 
 def record(label, loc, seed, accuracy, data="CIFAR-10 archive cifar10-jpeg.tar.gz"):
@@ -23,10 +23,11 @@ def runs(label, accuracies, loc="none"):
 
 def test_student_t_against_closed_forms():
     # df = 1 is Cauchy: quantile tan(pi (p - 1/2)); df = 2: F(t) = 1/2 + t / (2 sqrt(2 + t^2))
-    assert student_t_quantile(0.975, 1) == pytest.approx(math.tan(math.pi * 0.475), abs=1e-6)
-    assert student_t_quantile(0.975, 2) == pytest.approx(0.95 * math.sqrt(2 / (1 - 0.95**2)), abs=1e-6)
-    assert student_t_cdf(2.0, 2) == pytest.approx(0.5 + 2 / (2 * math.sqrt(6)), abs=1e-9)
-    assert student_t_quantile(0.975, 1000) == pytest.approx(1.962, abs=1e-3)  # close to the normal's 1.960
+    assert t_quantile(0.975, 1) == pytest.approx(math.tan(math.pi * 0.475), abs=1e-9)
+    assert t_quantile(0.975, 2) == pytest.approx(0.95 * math.sqrt(2 / (1 - 0.95**2)), abs=1e-9)
+    assert two_sided_p(2.0, 2) == pytest.approx(2 * (0.5 - 2 / (2 * math.sqrt(6))), abs=1e-12)
+    assert two_sided_p(1.0, 1) == pytest.approx(0.5, abs=1e-12)  # Cauchy: P(|T| > 1) = 1/2
+    assert t_quantile(0.975, 1000) == pytest.approx(1.962, abs=1e-3)  # close to the normal's 1.960
 
 
 def test_paired_interval_by_hand():

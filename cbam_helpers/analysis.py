@@ -1,0 +1,122 @@
+"""How precise a comparison of two configurations can be: test-set floor, seeds needed, a pooled error term.
+
+Three ideas the experiment chapters rest on:
+
+* **The test-set floor.** A network scored on ``n`` test images has an accuracy measured with binomial
+  noise ``sqrt(a (1 - a) / n)`` even if training were deterministic; seed-to-seed spread cannot be
+  expected below it.
+* **Seeds needed.** The 95% interval of a mean difference over ``n`` seeds has half-width
+  ``t(0.975, df) * sd_difference / sqrt(n)``; :func:`seeds_needed` finds the smallest ``n`` that brings it
+  under a target, for the paired analysis (``df = n - 1``) or the pooled one (``df = (k - 1)(n - 1)``).
+* **A pooled error term.** With ``k`` configurations each run at the same ``n`` seeds, the additive
+  two-way layout ``accuracy = configuration + seed + error`` estimates one error variance from all
+  ``k x n`` runs, with ``(k - 1)(n - 1)`` degrees of freedom instead of ``n - 1`` per comparison. Where seeds
+  explain little of the variance, pairing buys little and the pooled term is the sharper tool.
+"""
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+from scipy import stats
+
+
+def sampling_floor(accuracy, test_images=10_000):
+    """Binomial standard error, in points, of an accuracy (a fraction or %) measured on ``test_images`` images."""
+    a = accuracy / 100 if accuracy > 1 else accuracy
+    return 100 * math.sqrt(a * (1 - a) / test_images)
+
+
+def interval_half_width(sd_difference, n, df=None, confidence=0.95):
+    """Half-width of the ``confidence`` t-interval of a mean difference over ``n`` seeds (``df``: n - 1 by default)."""
+    df = n - 1 if df is None else df
+    if n < 2 or df < 1:
+        return math.inf
+    return float(stats.t.ppf(0.5 + confidence / 2, df)) * sd_difference / math.sqrt(n)
+
+
+def seeds_needed(sd_difference, half_width=0.5, configurations=None, confidence=0.95, most=1000):
+    """The fewest seeds whose interval of a mean difference is at most ``half_width`` points wide on each side.
+
+    ``sd_difference`` is the standard deviation of one seed's difference between two configurations
+    (``sqrt(2) * sd`` for independent runs of spread ``sd``; less where same-seed runs correlate).
+    With ``configurations=k`` the degrees of freedom are the pooled layout's ``(k - 1)(n - 1)``, else the
+    paired ``n - 1``. Raises when even ``most`` seeds would not do.
+    """
+    if sd_difference < 0 or half_width <= 0:
+        raise ValueError(f"need sd_difference >= 0 and half_width > 0, got {sd_difference}, {half_width}")
+    for n in range(2, most + 1):
+        df = n - 1 if configurations is None else (configurations - 1) * (n - 1)
+        if interval_half_width(sd_difference, n, df, confidence) <= half_width:
+            return n
+    raise ValueError(f"more than {most} seeds would be needed for +-{half_width} at sd_difference {sd_difference}")
+
+
+def accuracy_table(records, labels=None):
+    """Accuracy in %, one row per seed and one column per configuration label, seeds that have every column."""
+    frame = pd.DataFrame(dict(label=r["label"], seed=r["config"]["seed"], accuracy=100 * r["test_accuracy"])
+                         for r in records if labels is None or r["label"] in labels)
+    table = frame.pivot(index="seed", columns="label", values="accuracy")
+    if labels is not None:
+        table = table[[label for label in labels if label in table.columns]]
+    return table.dropna()
+
+
+@dataclass(frozen=True)
+class TwoWay:
+    """The additive two-way layout of a seeds x configurations table of accuracies."""
+
+    table: pd.DataFrame
+
+    @property
+    def seeds(self):
+        return len(self.table)
+
+    @property
+    def configurations(self):
+        return self.table.shape[1]
+
+    @property
+    def residuals(self):
+        t = self.table
+        return t.sub(t.mean(axis=1), axis=0).sub(t.mean(axis=0), axis=1) + t.to_numpy().mean()
+
+    @property
+    def df_error(self):
+        return (self.seeds - 1) * (self.configurations - 1)
+
+    @property
+    def error_variance(self):
+        """Mean square of the residuals: the run-to-run variance once configuration and seed are removed."""
+        return float((self.residuals ** 2).to_numpy().sum() / self.df_error)
+
+    @property
+    def seed_variance_share(self):
+        """Share of the total sum of squares that the seed explains."""
+        t = self.table
+        grand = t.to_numpy().mean()
+        seed_ss = self.configurations * float(((t.mean(axis=1) - grand) ** 2).sum())
+        total_ss = float(((t - grand) ** 2).to_numpy().sum())
+        return seed_ss / total_ss if total_ss else math.nan
+
+    @property
+    def seed_correlation(self):
+        """Intraclass correlation of same-seed runs: how much of a run's deviation its seed shares with the others."""
+        t = self.table
+        ms_seed = self.configurations * float(t.mean(axis=1).var(ddof=1))
+        ms_error = self.error_variance
+        return (ms_seed - ms_error) / (ms_seed + (self.configurations - 1) * ms_error)
+
+    def difference(self, baseline, treatment, confidence=0.95):
+        """``treatment - baseline``: mean, and its interval with the pooled error term."""
+        mean = float((self.table[treatment] - self.table[baseline]).mean())
+        se = math.sqrt(2 * self.error_variance / self.seeds)
+        half = float(stats.t.ppf(0.5 + confidence / 2, self.df_error)) * se
+        return mean, (mean - half, mean + half)
+
+
+def two_way(records, labels):
+    """:class:`TwoWay` of ``labels`` over the seeds that have a record of each."""
+    table = accuracy_table(records, labels)
+    if table.shape[1] < 2 or len(table) < 2:
+        raise ValueError(f"a two-way layout needs at least two configurations and two seeds; got {table.shape}")
+    return TwoWay(table)

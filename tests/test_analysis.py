@@ -1,0 +1,68 @@
+import math
+
+import pytest
+
+from cbam_helpers.analysis import (accuracy_table, interval_half_width, sampling_floor, seeds_needed, two_way)
+
+
+def record(label, seed, accuracy):
+    return dict(label=label, test_accuracy=accuracy / 100, config=dict(seed=seed))
+
+
+def table_records(rows):
+    """``rows``: {label: [accuracy per seed]}."""
+    return [record(label, seed, a) for label, values in rows.items() for seed, a in enumerate(values)]
+
+
+def test_sampling_floor_is_the_binomial_standard_error():
+    assert sampling_floor(0.8) == pytest.approx(0.4)  # sqrt(0.8 * 0.2 / 10000) = 0.004
+    assert sampling_floor(80.0) == pytest.approx(0.4)
+    assert sampling_floor(0.5, 2_500) == pytest.approx(1.0)
+
+
+def test_half_width_by_hand():
+    # t(0.975, 3) = 3.182446...; sd 1, n 4: 3.182446 / 2
+    assert interval_half_width(1.0, 4) == pytest.approx(3.1824463 / 2, abs=1e-6)
+    assert interval_half_width(1.0, 4, df=9) == pytest.approx(2.2621572 / 2, abs=1e-6)
+    assert interval_half_width(1.0, 1) == math.inf
+
+
+def test_seeds_needed_is_the_smallest_that_reaches_the_target():
+    sd = 0.5
+    n = seeds_needed(sd, 0.5)
+    # t(0.975, n-1) * 0.5 / sqrt(n) <= 0.5  <=>  t(0.975, n-1) <= sqrt(n): first at n = 7 (2.447 <= 2.646; n = 6: 2.571 > 2.449)
+    assert n == 7
+    assert interval_half_width(sd, n) <= 0.5 < interval_half_width(sd, n - 1)
+    # pooling over six configurations gives (k-1)(n-1) degrees of freedom: fewer seeds
+    pooled = seeds_needed(sd, 0.5, configurations=6)
+    assert pooled == 5  # t(0.975, 20) = 2.086 <= sqrt(5) = 2.236; n = 4: t(0.975, 15) = 2.131 > 2
+    with pytest.raises(ValueError):
+        seeds_needed(10.0, 0.01, most=50)
+    with pytest.raises(ValueError):
+        seeds_needed(1.0, 0.0)
+
+
+def test_two_way_layout_by_hand():
+    # seeds x configurations: a = [1, 2, 3], b = [2, 4, 3]
+    records = table_records({"a": [1, 2, 3], "b": [2, 4, 3]})
+    layout = two_way(records, ["a", "b"])
+    # grand 2.5; seed means 1.5, 3, 3; config means 2, 3
+    # residuals a: 1-1.5-2+2.5=0, 2-3-2+2.5=-0.5, 3-3-2+2.5=0.5; b: the negatives
+    assert layout.residuals["a"].tolist() == pytest.approx([0.0, -0.5, 0.5])
+    assert layout.df_error == 2
+    assert layout.error_variance == pytest.approx(1.0 / 2)  # SS 0.25 * 4 = 1, over 2 df
+    mean, (low, high) = layout.difference("a", "b")
+    assert mean == pytest.approx(1.0)
+    half = 4.302653 * math.sqrt(2 * 0.5 / 3)  # t(0.975, 2) sqrt(2 MSE / n)
+    assert (low, high) == pytest.approx((1 - half, 1 + half), abs=1e-5)
+    # seed SS: 2 * ((1.5-2.5)^2 + 0.5^2 + 0.5^2) = 3; total SS: 2.25+0.25+0.25+0.25+2.25+0.25 = 5.5
+    assert layout.seed_variance_share == pytest.approx(3 / 5.5)
+    # MS seed = 3 / 2 = 1.5, MS error = 0.5, k = 2: (1.5 - 0.5) / (1.5 + 0.5) = 0.5
+    assert layout.seed_correlation == pytest.approx(0.5)
+
+
+def test_accuracy_table_keeps_seeds_with_every_configuration():
+    records = table_records({"a": [1, 2, 3], "b": [2, 4]})
+    assert accuracy_table(records, ["a", "b"]).index.tolist() == [0, 1]
+    with pytest.raises(ValueError, match="two seeds"):
+        two_way(table_records({"a": [1], "b": [2]}), ["a", "b"])
