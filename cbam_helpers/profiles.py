@@ -97,7 +97,7 @@ The four distinct runs (experiment 2's RGB baseline is experiment 1's) took 40 m
 counted as five runs, with the baseline twice, 51 minutes.
 """
 
-ANNEALED = Profile("annealed", resolution=64, batch_size=32, lr=0.02, epochs=8, momentum=0.9, schedule="cosine",
+ANNEALED = Profile("annealed", resolution=64, batch_size=32, lr=0.04, epochs=8, momentum=0.9, schedule="cosine",
                    warmup_epochs=1.0, weight_decay=5e-4, nesterov=True, curve_test_images=2_000)
 """Sized for a 2-core CPU to end where the network has converged, not where a constant rate left it.
 

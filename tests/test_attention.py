@@ -186,3 +186,27 @@ def test_every_gate_keeps_the_shape():
     x = torch.randn(2, 16, 4, 4)
     for name, build in GATES.items():
         assert build(16, 4)(x).shape == x.shape, name
+
+
+def test_constant_gate_starts_where_cbam_starts_and_ignores_its_input():
+    from cbam_helpers.attention import ConstantChannelAttention
+
+    torch.manual_seed(0)
+    cbam = ChannelAttention(6, 1.0)
+    torch.manual_seed(0)
+    constant = ConstantChannelAttention(6, 1.0)
+    assert torch.equal(cbam.mlp[0].weight, constant.mlp[0].weight)  # the same random numbers build the same MLP
+    x = torch.randn(16, 6, 8, 8)
+    first = constant(x)
+    # at the first training forward the learned descriptors are the batch's mean descriptors
+    mean_descriptors = torch.stack((x.mean((2, 3)), x.amax((2, 3)))).mean(1)
+    by_hand = torch.sigmoid(cbam.mlp(mean_descriptors).sum(0))
+    assert torch.allclose(first[0, :, 0, 0], by_hand, atol=1e-6)
+    # every input gets the same scores, now and after the first batch
+    assert torch.allclose(first, first[:1].expand_as(first))
+    other = constant(torch.randn(4, 6, 8, 8) * 10)
+    assert torch.allclose(other, first[:4])
+    assert set(dict(constant.named_parameters())) == {"mlp.0.weight", "mlp.0.bias", "mlp.2.weight", "mlp.2.bias",
+                                                       "context"}
+    constant.context.sum().backward()  # learnable
+    assert constant.context.grad is not None

@@ -56,3 +56,27 @@ def test_throughput_of_concurrent_jobs():
     row = aggregate(2, "smoke", steps=1)
     assert row["jobs"] == 2 and row["images_per_second"] == pytest.approx(2 * row["per_job"])
     assert row["per_job"] > 0
+
+
+@pytest.mark.parametrize("has_filter", [True, False])
+def test_extraction_refuses_members_outside_the_folder(has_filter, tmp_path, monkeypatch):
+    """Both paths, Python's own ``filter="data"`` and the check made where that argument does not exist."""
+    import io
+    import tarfile
+
+    if not has_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    archive = tmp_path / "a.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in ("train/cat/ok.png", "../escaped.png"):
+            info = tarfile.TarInfo(name)
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b"abc"))
+    out = tmp_path / "out"
+    with tarfile.open(archive, "r:gz") as tar:
+        members = tar.getmembers()
+        bench.extract_safely(tar, members[:1], out)
+        assert (out / "train/cat/ok.png").read_bytes() == b"abc"
+        with pytest.raises(tarfile.TarError):
+            bench.extract_safely(tar, members[1:], out)
+    assert not (tmp_path / "escaped.png").exists()

@@ -344,3 +344,80 @@ def test_across_profiles_sets_the_post_beside_every_recorded_profile(tmp_path):
     assert list(table["source"])[:3] == ["reported by the post", "full profile", "cpu profile"]
     assert table.iloc[1]["protocol"] == "112x112, 20 epochs, 50,000 images"
     assert missing_profiles(table) == ""
+
+
+ANNEALED_TINY = TINY.but(epochs=3, schedule="cosine", warmup_epochs=1.0, weight_decay=5e-4, nesterov=True,
+                         curve_test_images=16)
+
+
+def test_cosine_schedule_at_given_steps():
+    profile = TINY.but(epochs=4, schedule="cosine", warmup_epochs=1.0)
+    # 10 steps per epoch: warm-up over steps 0..9, then half a cosine over steps 10..39
+    assert profile.lr_factor(0, 10) == pytest.approx(0.1)
+    assert profile.lr_factor(4, 10) == pytest.approx(0.5)
+    assert profile.lr_factor(9, 10) == pytest.approx(1.0)
+    assert profile.lr_factor(10, 10) == pytest.approx(1.0)
+    assert profile.lr_factor(10 + 29 / 2, 10) == pytest.approx(0.5)  # halfway down the cosine
+    assert profile.lr_factor(39, 10) == pytest.approx(0.0)
+    assert TINY.lr_factor(39, 10) == 1.0  # constant
+    with pytest.raises(ValueError, match="schedule"):
+        TINY.but(schedule="step")
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        TINY.but(schedule="cosine", warmup_epochs=5)
+
+
+def test_the_optimiser_follows_the_schedule_and_skips_decay_on_norms_and_biases():
+    model = RunConfig("none", 0, 0, ANNEALED_TINY).build_model()
+    optimizer, scheduler = train_module.make_optimizer(model, ANNEALED_TINY, steps_per_epoch=3)
+    decayed, plain = optimizer.param_groups
+    assert decayed["weight_decay"] == 5e-4 and plain["weight_decay"] == 0.0
+    assert all(p.ndim > 1 for p in decayed["params"]) and all(p.ndim == 1 for p in plain["params"])
+    assert len(decayed["params"]) + len(plain["params"]) == len(list(model.parameters()))
+    assert optimizer.defaults["nesterov"]
+    seen = []
+    for step in range(9):
+        seen.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    expected = [ANNEALED_TINY.lr * ANNEALED_TINY.lr_factor(s, 3) for s in range(9)]
+    assert seen == pytest.approx(expected)
+    assert seen[-1] == pytest.approx(0.0)
+
+
+def test_new_profile_fields_keep_old_ids():
+    """The fields the annealed profile added stay out of an old profile's dict, so its run ids do not move."""
+    assert set(PROFILES["cpu"].as_dict()) == {"name", "resolution", "batch_size", "lr", "epochs", "train_images",
+                                              "test_images", "momentum"}
+    assert RunConfig("none", 0, 0, PROFILES["cpu"]).run_id == "none-r1-seed0-cb5d5a02"
+    assert {"schedule", "curve_test_images"} <= set(PROFILES["annealed"].as_dict())
+
+
+def test_annealed_run_curves_on_a_subset_and_scores_the_whole_test_set_at_the_end(data, tmp_path):
+    record = run_tiny(RunConfig("none", 0, 0, ANNEALED_TINY), data, tmp_path)
+    history = record["history"]
+    assert all(e["test_images"] == 16 for e in history)
+    last = history[-1]
+    assert record["test_accuracy"] == last["final_test_accuracy"]
+    assert last["lr"] == pytest.approx(0.0)
+    # the whole 20-image test set: a multiple of 1/20
+    assert (record["test_accuracy"] * 20) == pytest.approx(round(record["test_accuracy"] * 20))
+
+
+def test_annealed_run_resumes_to_the_same_record(data, tmp_path, monkeypatch):
+    config = RunConfig("first", 3, 4, ANNEALED_TINY, gate="cbam-constant")
+    reference = run_tiny(config, data, tmp_path / "whole")
+    real_epoch = train_module.train_one_epoch
+
+    def interrupted(*args, epoch, **kwargs):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return real_epoch(*args, epoch=epoch, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_tiny(config, data, tmp_path / "cut")
+    monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
+    resumed = run_tiny(config, data, tmp_path / "cut")
+    strip = lambda r: [{k: v for k, v in e.items() if k != "seconds"} for e in r["history"]]
+    assert strip(resumed) == strip(reference)
+    assert resumed["test_accuracy"] == reference["test_accuracy"]
