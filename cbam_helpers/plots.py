@@ -161,3 +161,41 @@ def scores_against_signal(records, baselines, title):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def gate_diagram():
+    """CBAM's channel gate as a flow chart: pool (average, max) -> shared MLP -> sum -> sigmoid -> scale, with shapes."""
+    from matplotlib.patches import FancyBboxPatch
+
+    fig, ax = plt.subplots(figsize=(11, 3.3))
+    fig.patch.set_facecolor("white")  # readable on the book's dark theme too
+    ax.set(xlim=(0, 11), ylim=(0.2, 3.55))
+    ax.axis("off")
+    boxes = {
+        "F": (0.2, 1.25, "feature map F\n(B, C, H, W)", "#d6eaf8"),
+        "avg": (2.0, 2.15, "AvgPool\n(B, C)", "#fdebd0"),
+        "max": (2.0, 0.35, "MaxPool\n(B, C)", "#fdebd0"),
+        "mlp_avg": (3.8, 2.15, "MLP  C -> C/r -> C\n(B, C)", "#e8daef"),
+        "mlp_max": (3.8, 0.35, "MLP  C -> C/r -> C\n(B, C)", "#e8daef"),
+        "sum": (6.05, 1.25, "sum\n(B, C)", "#d5f5e3"),
+        "sigmoid": (7.35, 1.25, "sigmoid\nMc: (B, C, 1, 1)", "#d5f5e3"),
+        "out": (9.15, 1.25, "Mc * F\n(B, C, H, W)", "#d6eaf8"),
+    }
+    width = {"F": 1.5, "mlp_avg": 1.85, "mlp_max": 1.85, "sigmoid": 1.5, "out": 1.5}
+    centre = {}
+    for name, (x, y, text, colour) in boxes.items():
+        w = width.get(name, 1.15)
+        ax.add_patch(FancyBboxPatch((x, y), w, 0.8, boxstyle="round,pad=0.05", fc=colour, ec="0.3"))
+        ax.text(x + w / 2, y + 0.4, text, ha="center", va="center", fontsize=9, color="black")
+        centre[name] = (x, y + 0.4, x + w)
+    arrow = dict(arrowstyle="->", color="0.2", lw=1.2)
+    for a, b in [("F", "avg"), ("F", "max"), ("avg", "mlp_avg"), ("max", "mlp_max"), ("mlp_avg", "sum"),
+                 ("mlp_max", "sum"), ("sum", "sigmoid"), ("sigmoid", "out")]:
+        ax.annotate("", xy=(centre[b][0], centre[b][1]), xytext=(centre[a][2], centre[a][1]), arrowprops=arrow)
+    left, right = centre["F"][0] + 0.75, centre["out"][0] + 0.75
+    ax.plot([left, left, right], [2.1, 3.2, 3.2], color="#b03a2e", lw=1.2)
+    ax.annotate("", xy=(right, 2.1), xytext=(right, 3.2), arrowprops=dict(arrowstyle="->", color="#b03a2e", lw=1.2))
+    ax.text(5.6, 3.28, "F itself, scaled channel by channel", ha="center", fontsize=8.5, color="#b03a2e")
+    ax.text(4.72, 1.62, "same weights", ha="center", fontsize=8, style="italic", color="0.3")
+    fig.tight_layout()
+    return fig

@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .attention import CBAM, ChannelScale
+from .report import PairedComparison
 
 CUES = ("mean", "peak")
 
@@ -31,9 +32,9 @@ class Task:
 
     cue: str = "mean"
     channels: int = 8
-    size: int = 16
+    size: int = 12
     classes: int = 4
-    grating: float = 0.35
+    grating: float = 0.8
     cue_strength: float = 0.5
     spikes: int = 4
 
@@ -77,6 +78,12 @@ def generate(task, n, seed):
         voice = voice + peaks - task.cue_strength * task.spikes / (s * s)
     x[rows, speakers] += voice
     return x, labels, speakers
+
+
+MEAN_CUE = Task("mean", cue_strength=0.5)
+"""The speaker's pixels are 0.5 higher: its average is 0.5 above the others' (whose averages spread by 1/12)."""
+PEAK_CUE = Task("peak", cue_strength=4.0)
+"""Four of the speaker's 144 pixels are 4 higher and the channel is lowered by 16/144: same expected average."""
 
 
 GATE_NAMES = ("none", "constant", "avg", "max", "both")
@@ -185,3 +192,76 @@ def speaker_scores(model, task, n=256, seed=10_000):
     speaking = scores[rows, speakers]
     silent = (scores.sum(1) - speaking) / (scores.shape[1] - 1)
     return dict(scores=scores, speakers=speakers, speaking=speaking, silent=silent)
+
+
+def compare_gates(task, gates=GATE_NAMES, seeds=range(10), setting=DEFAULT, progress=True, **net_options):
+    """Accuracy of every gate at every seed on ``task``: a long DataFrame (gate, seed, accuracy in %)."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    jobs = [(gate, seed) for seed in seeds for gate in gates]
+    rows = [dict(gate=gate, seed=seed, accuracy=100 * train(task, gate, seed, setting, **net_options)["accuracy"])
+            for gate, seed in tqdm(jobs, desc=f"{task.cue} cue", disable=not progress)]
+    return pd.DataFrame(rows)
+
+
+def against(frame, baseline="none"):
+    """Each gate minus ``baseline``, paired by seed (same data, same batch order): PairedComparisons by gate."""
+    table = frame.pivot(index="seed", columns="gate", values="accuracy")
+    return {gate: PairedComparison(baseline, gate, "synthetic", tuple(table.index),
+                                   tuple(table[gate] - table[baseline]))
+            for gate in table.columns if gate != baseline}
+
+
+def sweep(task, strengths, gate="both", seeds=range(10), setting=DEFAULT, progress=True):
+    """Per cue strength and seed: accuracy and the gate's mean score on the speaking and the silent channels."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    rows = []
+    jobs = [(strength, seed) for strength in strengths for seed in seeds]
+    for strength, seed in tqdm(jobs, desc=f"{task.cue} cue strengths", disable=not progress):
+        variant = task.but(cue_strength=strength)
+        result = train(variant, gate, seed, setting)
+        scores = speaker_scores(result["model"], variant)
+        rows.append(dict(strength=strength, seed=seed, accuracy=100 * result["accuracy"],
+                         speaking=scores["speaking"].mean().item(), silent=scores["silent"].mean().item()))
+    return pd.DataFrame(rows)
+
+
+PREDICTIONS = {
+    ("mean", "constant"): "cannot help", ("mean", "avg"): "helps", ("mean", "both"): "helps",
+    ("peak", "constant"): "cannot help", ("peak", "avg"): "cannot help", ("peak", "max"): "helps",
+    ("peak", "both"): "helps",
+}
+"""What the mechanism predicts, gate minus no gate: a constant cannot know which channel speaks; a descriptor
+that does not see the cue cannot either. (Max alone on the mean cue is left open: the shift raises the
+maximum too, but by less than the maximum's own spread.)"""
+
+
+def prediction_table(comparisons, labels=None):
+    """One row per cue and gate: the prediction, the measured paired gap with its 95% interval, the verdict."""
+    import pandas as pd
+
+    labels = labels or {}
+    rows = []
+    for cue, by_gate in comparisons.items():
+        for gate, c in by_gate.items():
+            low, high = c.interval
+            measured = {"better": "helps", "worse": "hurts", "undecided": "undecided"}.get(c.verdict, c.verdict)
+            predicted = PREDICTIONS.get((cue, gate), "open")
+            agrees = {"helps": measured == "helps", "cannot help": measured != "helps"}.get(predicted)
+            rows.append({"cue": cue, "front end": labels.get(gate, gate), "predicted": predicted,
+                         "gap (points)": f"{c.mean:+.1f}", "95% interval": f"[{low:+.1f}, {high:+.1f}]",
+                         "seeds": c.n, "measured": measured,
+                         "as predicted": "-" if agrees is None else ("yes" if agrees else "no")})
+    return pd.DataFrame(rows)
+
+
+def chapter_setting():
+    """The chapter's runs: :data:`DEFAULT` and 10 seeds, or :data:`QUICK` and 3 seeds under ``CBAM_PROFILE=smoke``."""
+    import os
+
+    if os.environ.get("CBAM_PROFILE") == "smoke":
+        return QUICK, range(3)
+    return DEFAULT, range(10)

@@ -113,7 +113,8 @@ def test_convergence_and_run_time_notes():
     for r, accuracies in zip(records, ([0.50, 0.57, 0.60], [0.55, 0.58, 0.61])):
         r["history"] = [dict(test_accuracy=a) for a in accuracies]
     records[1]["wall_seconds"] = 900.0
-    assert "changed by +3.00 to +3.00 points" in convergence_note(records)
+    assert "still moved by +3.00 to +3.00 points" in convergence_note(records)
+    assert "had not converged" in convergence_note(records)
     assert "this profile only" in convergence_note(records)
     assert "took 10 to 15 minutes" in run_time_note(records)
 
