@@ -35,13 +35,18 @@ EXPERIMENTS = {
     "signal": (dict(NONE, **NOISE), dict(attention_loc="first", **NOISE),
                dict(attention_loc="first", gate="scale", **NOISE),
                *(dict(attention_loc="first", signal=rho, **NOISE) for rho in (0.2, 0.5, 1.0))),
+    "controls": (NONE, dict(attention_loc="last"), dict(attention_loc="last", gate="residual-mlp"),
+                 dict(NONE, **NOISE), dict(attention_loc="first", **NOISE),
+                 dict(attention_loc="first", gate="cbam-constant", **NOISE)),
 }
 """Each experiment's configurations, as :class:`RunConfig` fields besides the seed and profile.
 
 1: baseline against attention on the last feature map. 2: RGB baseline, RGB + 3 noise channels,
 and RGB + noise with attention on the input. The named ones are chapter 6's: which descriptor feeds
 the gate, attention or extra parameters, channel and spatial gates, and extra channels that carry
-some of the image (``signal``) with a constant-scale control.
+some of the image (``signal``) with a constant-scale control. ``controls`` is the annealed profile's set: the
+post's four configurations and two matched controls, the same parameters as ``last`` with no gate
+(``residual-mlp``) and CBAM's input gate fed learned descriptors instead of the image's (``cbam-constant``).
 """
 
 

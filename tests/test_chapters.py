@@ -1,5 +1,6 @@
 """Static checks on the chapters: Colab set-up, tags, exercises, stored outputs."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,20 @@ def test_every_chapter_is_in_the_toc():
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_colab_setup_cell_installs_from_the_configured_repository(path):
+def test_colab_setup_cell_installs_the_tagged_release_of_this_book(path):
+    """One place sets what Colab installs: pyproject.toml's version, as the tag ``v<version>``."""
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
     first = cells(path)[0]
-    url = f"git+{CONFIG['repository']['url']}@{CONFIG['repository']['branch']}"
+    url = f"git+{CONFIG['repository']['url']}@v{version}"
     assert first["cell_type"] == "code" and url in source(first)
+    assert "@main" not in source(first)
     assert "remove-cell" in first["metadata"].get("tags", [])
+
+
+@pytest.mark.parametrize("path", [p for p in CHAPTERS if any(w in p.stem for w in ("experiment", "beyond"))],
+                         ids=lambda p: p.stem)
+def test_experiment_chapters_ask_colab_for_a_gpu(path):
+    assert json.loads(path.read_text())["metadata"].get("accelerator") == "GPU"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
