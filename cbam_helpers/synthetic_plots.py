@@ -71,13 +71,14 @@ def paired_gaps(comparisons):
 def scores_per_input(models, task, inputs=12, seed=10_000):
     """Heatmaps of gate scores, one row per input and one column per channel; the speaker marked with a dot."""
     x, _, speakers = generate(task, inputs, seed)
-    fig, axes = plt.subplots(1, len(models), figsize=(3.4 * len(models), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(4.3 * len(models), 3.8), squeeze=False)
     for ax, (name, model) in zip(axes[0], models.items()):
         model.eval()
         scores = model.scores(x).detach().numpy()
         image = ax.imshow(scores, cmap="viridis", vmin=0, vmax=1, aspect="auto")
         ax.scatter(speakers.numpy(), np.arange(inputs), s=18, color="white", edgecolor="black", label="speaker")
-        ax.set(title=GATE_LABELS[name], xlabel="channel", ylabel="input" if ax is axes[0, 0] else "",
+        ax.set_title(GATE_LABELS[name], fontsize=10)
+        ax.set(xlabel="channel", ylabel="input" if ax is axes[0, 0] else "",
                xticks=range(task.channels))
     fig.colorbar(image, ax=axes[0].tolist(), label="score", shrink=0.8)
     axes[0, 0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)

@@ -92,3 +92,29 @@ def test_speaker_scores_pick_out_the_speaking_channel():
     assert torch.equal(result["speaking"], result["scores"][rows, result["speakers"]])
     by_hand = (result["scores"].sum(1) - result["speaking"]) / 7
     assert torch.allclose(result["silent"], by_hand)
+
+
+def fake_results():
+    import pandas as pd
+
+    rows = []
+    for seed, (none, constant, avg, mx, both) in enumerate([(40, 41, 70, 45, 60), (42, 41, 74, 47, 66), (44, 45, 72, 46, 61)]):
+        rows += [dict(gate=g, seed=seed, accuracy=a) for g, a in
+                 zip(("none", "constant", "avg", "max", "both"), (none, constant, avg, mx, both))]
+    return pd.DataFrame(rows)
+
+
+def test_prediction_table_checks_the_measurement_against_the_prediction():
+    from cbam_helpers.synthetic import prediction_table, versus_specialist
+
+    frame = fake_results()
+    table = prediction_table({"mean": against(frame)}).set_index("front end")
+    # avg - none per seed: 30, 32, 28 -> +30.0, interval excludes zero -> helps, as predicted
+    assert table.loc["avg", "gap (points)"] == "+30.0" and table.loc["avg", "measured"] == "helps"
+    assert table.loc["avg", "as predicted"] == "yes"
+    # constant - none: +1, -1, +1 -> undecided, consistent with "cannot help"
+    assert table.loc["constant", "measured"] == "undecided" and table.loc["constant", "as predicted"] == "yes"
+    assert table.loc["max", "predicted"] == "open" and table.loc["max", "as predicted"] == "-"
+    # both - avg: -10, -8, -11 -> CBAM lower
+    versus = versus_specialist({"mean": frame})
+    assert versus.loc[0, "gap (points)"] == "-9.7" and versus.loc[0, "measured"] == "CBAM lower"
