@@ -97,7 +97,7 @@ The four distinct runs (experiment 2's RGB baseline is experiment 1's) took 40 m
 counted as five runs, with the baseline twice, 51 minutes.
 """
 
-ANNEALED = Profile("annealed", resolution=64, batch_size=32, lr=0.04, epochs=8, momentum=0.9, schedule="cosine",
+ANNEALED = Profile("annealed", resolution=64, batch_size=32, lr=0.02, epochs=8, momentum=0.9, schedule="cosine",
                    warmup_epochs=1.0, weight_decay=5e-4, nesterov=True, curve_test_images=2_000)
 """Sized for a 2-core CPU to end where the network has converged, not where a constant rate left it.
 
@@ -107,11 +107,15 @@ first epoch to its peak, then falls to zero by half a cosine at the last step. T
 measured on a fixed 2,000-image subset of the test set; the whole test set is evaluated once, after the
 last epoch.
 
-Measured on the 2-core build machine (torch 2.14.1, two runs at once, one thread each): the baseline at
-seed 0 took 35 minutes of wall time, about 18 minutes of the machine (target: at most 22), and ended at
-80.34% on the whole test set (target: at least 80%). The pilot at peak lr 0.02 ended at 80.31%, a tie within
-the test-set floor of 0.40 points; the rule fixed before the pilot took the higher (records in
-``results/pilot/``). The third target, a seed-to-seed SD within 1.5 times the floor, is checked as seeds land
+Measured on the 2-core build machine (torch 2.14.1, two runs at once, one thread each): a run takes about
+35 minutes of wall time, about 18 minutes of the machine (target: at most 22); the baseline at seed 0 ended
+at 80.31% on the whole test set (target: at least 80%). The pilot (``results/pilot/``) tried peak lr 0.02
+and 0.04 at seed 0: 80.31% and 80.34%, a tie within the test-set floor of 0.40 points, and the rule fixed
+before the pilot (take the higher) chose 0.04. Three seeds at 0.04 then failed the spread target (seed-to-seed
+SD within 1.5 times the floor): seed 2 collapsed at the end of the warm-up (test accuracy 30% after epoch 2,
+against 59 to 62% for seeds 0 and 1) and ended 3.7 to 4.1 points below the others, an SD of 2.3 points. The
+profile was therefore set to 0.02, whose runs had climbed smoothly, and its seeds are checked against the
+same target as they land (chapter "How this book compares runs").
 (chapter "How this book compares runs").
 """
 
