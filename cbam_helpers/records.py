@@ -165,6 +165,15 @@ def load_records(profile=None, results=None):
     return [r for r in records if r["config"]["profile"] == profile.as_dict()]
 
 
+def pilot_records(profile):
+    """Records of the pilot runs behind ``profile``'s settings (``results/pilot/``), whatever their settings."""
+    profile = get_profile(profile)
+    folders = [folder / "pilot" for folder in results_path() if (folder / "pilot" / profile.name).is_dir()]
+    if not folders:
+        return []
+    return [json.loads(path.read_text()) for path in sorted((folders[0] / profile.name).glob("*.json"))]
+
+
 def summary(records):
     """Per configuration: mean and standard deviation of final test accuracy (in %) over seeds, n, and each seed's."""
     columns = ["configuration", "mean_accuracy", "std_accuracy", "n", "per_seed"]

@@ -61,3 +61,11 @@ def test_chapter_4_runs_from_the_wheel_without_training(installed):
     assert not [o for o in outputs if o["output_type"] == "error"]
     assert "Provenance." in json.dumps(outputs) and "nothing trains" in json.dumps(outputs)
     assert not (workdir / "results").exists() and not (workdir / "cache").exists()
+
+
+def test_wheel_ships_every_profile_and_the_pilot(installed):
+    site, _, _ = installed
+    shipped = site / "cbam_helpers" / "results"
+    for folder in ("cpu", "annealed", "pilot/annealed"):
+        committed = sorted(p.name for p in (ROOT / "results" / folder).glob("*.json"))
+        assert committed and sorted(p.name for p in (shipped / folder).glob("*.json")) == committed
