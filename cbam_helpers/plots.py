@@ -19,8 +19,10 @@ def learning_curves(records, title):
                  errorbar=("pi", 100))
     sns.lineplot(frame, x="epoch", y="train_loss", hue="configuration", marker="o", ax=axes[1],
                  errorbar=("pi", 100), legend=False)
-    axes[0].set(title="Test accuracy", xlabel="epoch")
-    axes[1].set(title="Training loss", xlabel="epoch", ylabel="cross-entropy (nats)")
+    axes[0].set(xlabel="epoch")
+    axes[0].set_title("Test accuracy\n(line: mean over seeds; band: lowest to highest seed)", fontsize=10)
+    axes[1].set(xlabel="epoch", ylabel="cross-entropy (nats)")
+    axes[1].set_title("Training loss\n(line: mean over seeds; band: lowest to highest seed)", fontsize=10)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -86,14 +88,19 @@ def paired_gaps(records, pairs, title):
 
 
 def score_histograms(record, title):
-    """The distribution of a gate's per-channel mean scores after each epoch (for the 1280-channel ``last`` gate)."""
+    """How a gate's per-channel mean scores shift over training: one empirical CDF per epoch (the ``last`` gate).
+
+    Overlapping histograms hide the change; cumulative curves that move right or left show it at a glance.
+    """
     epochs = record["history"]
     fig, ax = plt.subplots(figsize=(7, 3.4))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(epochs)))
-    bins = np.linspace(0, 1, 51)
     for color, epoch in zip(colors, epochs):
-        ax.hist(epoch["attention"], bins=bins, histtype="step", color=color, lw=1.5, label=f"epoch {epoch['epoch']}")
-    ax.set(xlabel="mean score over 64 test images", ylabel="channels", title=title, xlim=(0, 1))
+        scores = np.sort(epoch["attention"])
+        ax.step(scores, np.arange(1, len(scores) + 1) / len(scores), where="post", color=color, lw=1.5,
+                label=f"epoch {epoch['epoch']}")
+    ax.set(xlabel="channel's mean score over 64 test images", ylabel="share of channels at or below",
+           title=title, xlim=(0, 1), ylim=(0, 1))
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return fig
