@@ -2,9 +2,10 @@
 
 Three ideas the experiment chapters rest on:
 
-* **The test-set floor.** A network scored on ``n`` test images has an accuracy measured with binomial
-  noise ``sqrt(a (1 - a) / n)`` even if training were deterministic; seed-to-seed spread cannot be
-  expected below it.
+* **The test-set floor.** A network scored on ``n`` test images has its accuracy measured with binomial
+  noise ``sqrt(a (1 - a) / n)``: how far the number may be from the network's accuracy on all images like
+  these. Seed-to-seed spread on one fixed test set is another quantity and can fall below the floor, because
+  networks trained from different seeds tend to miss the same hard images.
 * **Seeds needed.** The 95% interval of a mean difference over ``n`` seeds has half-width
   ``t(0.975, df) * sd_difference / sqrt(n)``; :func:`seeds_needed` finds the smallest ``n`` that brings it
   under a target, for the paired analysis (``df = n - 1``) or the pooled one (``df = (k - 1)(n - 1)``).
