@@ -18,7 +18,8 @@ import math
 from dataclasses import dataclass
 
 import pandas as pd
-from scipy import stats
+
+from .report import t_quantile
 
 
 def sampling_floor(accuracy, test_images=10_000):
@@ -32,7 +33,7 @@ def interval_half_width(sd_difference, n, df=None, confidence=0.95):
     df = n - 1 if df is None else df
     if n < 2 or df < 1:
         return math.inf
-    return float(stats.t.ppf(0.5 + confidence / 2, df)) * sd_difference / math.sqrt(n)
+    return t_quantile(0.5 + confidence / 2, df) * sd_difference / math.sqrt(n)
 
 
 def seeds_needed(sd_difference, half_width=0.5, configurations=None, confidence=0.95, most=1000):
@@ -111,7 +112,7 @@ class TwoWay:
         """``treatment - baseline``: mean, and its interval with the pooled error term."""
         mean = float((self.table[treatment] - self.table[baseline]).mean())
         se = math.sqrt(2 * self.error_variance / self.seeds)
-        half = float(stats.t.ppf(0.5 + confidence / 2, self.df_error)) * se
+        half = t_quantile(0.5 + confidence / 2, self.df_error) * se
         return mean, (mean - half, mean + half)
 
 

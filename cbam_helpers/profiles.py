@@ -116,7 +116,6 @@ SD within 1.5 times the floor): seed 2 collapsed at the end of the warm-up (test
 against 59 to 62% for seeds 0 and 1) and ended 3.7 to 4.1 points below the others, an SD of 2.3 points. The
 profile was therefore set to 0.02, whose runs had climbed smoothly, and its seeds are checked against the
 same target as they land (chapter "How this book compares runs").
-(chapter "How this book compares runs").
 """
 
 SMOKE = Profile("smoke", resolution=64, batch_size=32, lr=0.01, epochs=1, train_images=256, test_images=256)

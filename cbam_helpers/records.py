@@ -168,10 +168,9 @@ def load_records(profile=None, results=None):
 def pilot_records(profile):
     """Records of the pilot runs behind ``profile``'s settings (``results/pilot/``), whatever their settings."""
     profile = get_profile(profile)
-    folders = [folder / "pilot" for folder in results_path() if (folder / "pilot" / profile.name).is_dir()]
-    if not folders:
-        return []
-    return [json.loads(path.read_text()) for path in sorted((folders[0] / profile.name).glob("*.json"))]
+    found = next((folder / "pilot" / profile.name for folder in results_path()
+                  if (folder / "pilot" / profile.name).is_dir()), None)
+    return [] if found is None else [json.loads(path.read_text()) for path in sorted(found.glob("*.json"))]
 
 
 def summary(records):

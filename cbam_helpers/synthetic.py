@@ -13,12 +13,15 @@ reads the cue can close the silent channels first. A gate that cannot see the cu
 cannot know which channel to open.
 """
 import math
+import os
 import time
 from dataclasses import dataclass, replace
 
+import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
+from tqdm.auto import tqdm
 
 from .attention import CBAM, ChannelScale
 from .report import PairedComparison
@@ -197,9 +200,6 @@ def speaker_scores(model, task, n=256, seed=10_000):
 
 def compare_gates(task, gates=GATE_NAMES, seeds=range(10), setting=DEFAULT, progress=True, **net_options):
     """Accuracy of every gate at every seed on ``task``: a long DataFrame (gate, seed, accuracy in %)."""
-    import pandas as pd
-    from tqdm.auto import tqdm
-
     jobs = [(gate, seed) for seed in seeds for gate in gates]
     rows = [dict(gate=gate, seed=seed, accuracy=100 * train(task, gate, seed, setting, **net_options)["accuracy"])
             for gate, seed in tqdm(jobs, desc=f"{task.cue} cue", disable=not progress)]
@@ -216,9 +216,6 @@ def against(frame, baseline="none"):
 
 def sweep(task, strengths, gate="both", seeds=range(10), setting=DEFAULT, progress=True):
     """Per cue strength and seed: accuracy and the gate's mean score on the speaking and the silent channels."""
-    import pandas as pd
-    from tqdm.auto import tqdm
-
     rows = []
     jobs = [(strength, seed) for strength in strengths for seed in seeds]
     for strength, seed in tqdm(jobs, desc=f"{task.cue} cue strengths", disable=not progress):
@@ -240,29 +237,30 @@ that does not see the cue cannot either. (Max alone on the mean cue is left open
 maximum too, but by less than the maximum's own spread.)"""
 
 
+def gap_columns(comparison):
+    """A paired comparison as table cells: the gap, its 95% interval and the number of seeds."""
+    low, high = comparison.interval
+    return {"gap (points)": f"{comparison.mean:+.1f}", "95% interval": f"[{low:+.1f}, {high:+.1f}]",
+            "seeds": comparison.n}
+
+
 def prediction_table(comparisons, labels=None):
     """One row per cue and gate: the prediction, the measured paired gap with its 95% interval, the verdict."""
-    import pandas as pd
-
     labels = labels or {}
     rows = []
     for cue, by_gate in comparisons.items():
         for gate, c in by_gate.items():
-            low, high = c.interval
             measured = {"better": "helps", "worse": "hurts", "undecided": "undecided"}.get(c.verdict, c.verdict)
             predicted = PREDICTIONS.get((cue, gate), "open")
             agrees = {"helps": measured == "helps", "cannot help": measured != "helps"}.get(predicted)
-            rows.append({"cue": cue, "front end": labels.get(gate, gate), "predicted": predicted,
-                         "gap (points)": f"{c.mean:+.1f}", "95% interval": f"[{low:+.1f}, {high:+.1f}]",
-                         "seeds": c.n, "measured": measured,
+            rows.append({"cue": cue, "front end": labels.get(gate, gate), "predicted": predicted, **gap_columns(c),
+                         "measured": measured,
                          "as predicted": "-" if agrees is None else ("yes" if agrees else "no")})
     return pd.DataFrame(rows)
 
 
 def chapter_setting():
     """The chapter's runs: :data:`DEFAULT` and 10 seeds, or :data:`QUICK` and 3 seeds under ``CBAM_PROFILE=smoke``."""
-    import os
-
     if os.environ.get("CBAM_PROFILE") == "smoke":
         return QUICK, range(3)
     return DEFAULT, range(10)
@@ -270,16 +268,12 @@ def chapter_setting():
 
 def versus_specialist(results, labels=None):
     """CBAM's gate against the single descriptor that sees each cue (SE on ``mean``, max on ``peak``), paired by seed."""
-    import pandas as pd
-
     labels = labels or {}
     rows = []
     for cue, specialist in (("mean", "avg"), ("peak", "max")):
         if cue not in results:
             continue
         c = against(results[cue], baseline=specialist)["both"]
-        low, high = c.interval
-        rows.append({"cue": cue, "CBAM minus": labels.get(specialist, specialist), "gap (points)": f"{c.mean:+.1f}",
-                     "95% interval": f"[{low:+.1f}, {high:+.1f}]", "seeds": c.n,
+        rows.append({"cue": cue, "CBAM minus": labels.get(specialist, specialist), **gap_columns(c),
                      "measured": {"better": "CBAM higher", "worse": "CBAM lower"}.get(c.verdict, c.verdict)})
     return pd.DataFrame(rows)
