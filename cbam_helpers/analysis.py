@@ -53,14 +53,13 @@ def seeds_needed(sd_difference, half_width=0.5, configurations=None, confidence=
     raise ValueError(f"more than {most} seeds would be needed for +-{half_width} at sd_difference {sd_difference}")
 
 
-def accuracy_table(records, labels=None):
-    """Accuracy in %, one row per seed and one column per configuration label, seeds that have every column."""
-    frame = pd.DataFrame(dict(label=r["label"], seed=r["config"]["seed"], accuracy=100 * r["test_accuracy"])
-                         for r in records if labels is None or r["label"] in labels)
+def accuracy_table(records, configurations=None):
+    """Accuracy in %, one row per seed and one column per configuration (headed by its label), complete seeds only."""
+    wanted = list(dict.fromkeys(r.configuration for r in records)) if configurations is None else list(configurations)
+    frame = pd.DataFrame(dict(label=r.label, seed=r.seed, accuracy=r.accuracy)
+                         for r in records if r.configuration in wanted)
     table = frame.pivot(index="seed", columns="label", values="accuracy")
-    if labels is not None:
-        table = table[[label for label in labels if label in table.columns]]
-    return table.dropna()
+    return table[[c.label for c in wanted if c.label in table.columns]].dropna()
 
 
 @dataclass(frozen=True)
@@ -109,16 +108,16 @@ class TwoWay:
         return (ms_seed - ms_error) / (ms_seed + (self.configurations - 1) * ms_error)
 
     def difference(self, baseline, treatment, confidence=0.95):
-        """``treatment - baseline``: mean, and its interval with the pooled error term."""
-        mean = float((self.table[treatment] - self.table[baseline]).mean())
+        """``treatment - baseline`` (configurations): mean, and its interval with the pooled error term."""
+        mean = float((self.table[treatment.label] - self.table[baseline.label]).mean())
         se = math.sqrt(2 * self.error_variance / self.seeds)
         half = t_quantile(0.5 + confidence / 2, self.df_error) * se
         return mean, (mean - half, mean + half)
 
 
-def two_way(records, labels):
-    """:class:`TwoWay` of ``labels`` over the seeds that have a record of each."""
-    table = accuracy_table(records, labels)
+def two_way(records, configurations=None):
+    """:class:`TwoWay` of ``configurations`` (all in ``records`` by default) over the seeds that have a record of each."""
+    table = accuracy_table(records, configurations)
     if table.shape[1] < 2 or len(table) < 2:
         raise ValueError(f"a two-way layout needs at least two configurations and two seeds; got {table.shape}")
     return TwoWay(table)

@@ -1,10 +1,20 @@
-"""Channel attention gates: CBAM's channel (and optional spatial) gate and SE-Net's average-pool gate.
+"""Channel attention: score modules, which compute attention maps, and gates, which apply them.
 
-``ChannelAttention`` returns the scores ``Mc(F) = sigmoid(MLP(MaxPool(F)) + MLP(AvgPool(F)))``;
-``CBAM`` multiplies them into the features; ``SqueezeExcitation`` is the same gate fed by the
-average-pooled descriptor alone and ``MaxPoolAttention`` by the max-pooled one, so the three can
-share weights and be compared head to head.
+**Score modules** compute CBAM's attention maps. ``ChannelAttention`` returns the channel scores
+``Mc(F) = sigmoid(MLP(MaxPool(F)) + MLP(AvgPool(F)))``, shape (B, C, 1, 1); ``SqueezeExcitation`` and
+``MaxPoolAttention`` are the same module fed one descriptor (so the three can share weights),
+``ConstantChannelAttention`` and ``LearnedScores`` ignore the image; ``SpatialAttention`` returns ``Ms``, (B, 1, H, W).
+
+**The gate contract.** Every module :data:`GATES` builds, and that :class:`~cbam_helpers.MobileNet` places:
+
+1. ``gate(x)`` takes features (B, C, H, W) and returns features of the same shape and dtype, nothing else;
+2. a gate that scores channels holds its score module as ``gate.channel_gate``; a gate that does not (the
+   capacity control ``residual-mlp``) has ``channel_gate = None``. Scores are read with
+   :func:`recorded_scores`, a forward hook on that module, so reading them never changes the forward pass;
+3. ``GATES[name](channels, reduction_ratio)`` builds it; a gate with no MLP has no reduction ratio and refuses
+   any but the default 1.0, so two run ids never name the same model.
 """
+import contextlib
 import numbers
 
 import torch
@@ -150,20 +160,15 @@ class CBAM(nn.Module):
         self.channel_gate = CHANNEL_GATES[pooling](input_channels, reduction_ratio)
         self.spatial_gate = SpatialAttention(spatial_kernel) if spatial else None
 
-    def forward(self, x, return_score=False):
-        scores = self.channel_gate(x)
-        out = x * scores.to(x.dtype)
+    def forward(self, x):
+        out = x * self.channel_gate(x).to(x.dtype)
         if self.spatial_gate is not None:
             out = out * self.spatial_gate(out).to(out.dtype)
-        return (out, scores) if return_score else out
+        return out
 
 
-class ChannelScale(nn.Module):
-    """A learned score per channel, the same for every input: ``sigmoid(w) * F``.
-
-    The control for an input gate: what a channel gate achieves without looking at its input.
-    Starts at 0.5, as a freshly built channel gate roughly does.
-    """
+class LearnedScores(nn.Module):
+    """A learned score per channel, the same for every input: ``sigmoid(w)``, shape (B, C, 1, 1)."""
 
     def __init__(self, input_channels):
         super().__init__()
@@ -171,11 +176,24 @@ class ChannelScale(nn.Module):
         self.input_channels = input_channels
         self.logits = nn.Parameter(torch.zeros(input_channels))
 
-    def forward(self, x, return_score=False):
+    def forward(self, x):
         check_features(x, self.input_channels)
-        scores = torch.sigmoid(self.logits).expand(x.shape[0], -1)[..., None, None]
-        out = x * scores.to(x.dtype)
-        return (out, scores) if return_score else out
+        return torch.sigmoid(self.logits).expand(x.shape[0], -1)[..., None, None]
+
+
+class ChannelScale(nn.Module):
+    """``sigmoid(w) * F``: a gate whose scores are learned constants, one per channel.
+
+    The control for an input gate: what a channel gate achieves without looking at its input.
+    Starts at 0.5, as a freshly built channel gate roughly does.
+    """
+
+    def __init__(self, input_channels):
+        super().__init__()
+        self.channel_gate = LearnedScores(input_channels)
+
+    def forward(self, x):
+        return x * self.channel_gate(x).to(x.dtype)
 
 
 class PooledResidualMLP(nn.Module):
@@ -183,8 +201,10 @@ class PooledResidualMLP(nn.Module):
 
     Before global average pooling this adds ``MLP(p)`` to the pooled vector ``p``, so a classifier
     after it sees ``p + MLP(p)``: the capacity control for a gate on the last feature map, which
-    multiplies ``p`` by ``sigmoid(...)`` instead. It has no scores: ``return_score`` gives ``None``.
+    multiplies ``p`` by ``sigmoid(...)`` instead. It scores nothing: ``channel_gate`` is ``None``.
     """
+
+    channel_gate = None
 
     def __init__(self, input_channels, reduction_ratio=1.0):
         super().__init__()
@@ -192,20 +212,48 @@ class PooledResidualMLP(nn.Module):
         self.input_channels = input_channels
         self.mlp = nn.Sequential(nn.Linear(input_channels, hidden), nn.ReLU(), nn.Linear(hidden, input_channels))
 
-    def forward(self, x, return_score=False):
+    def forward(self, x):
         check_features(x, self.input_channels)
-        out = x + self.mlp(x.mean((2, 3)))[..., None, None].to(x.dtype)
-        return (out, None) if return_score else out
+        return x + self.mlp(x.mean((2, 3)))[..., None, None].to(x.dtype)
+
+
+@contextlib.contextmanager
+def recorded_scores(gate):
+    """Collect the channel scores ``gate`` computes while the block is open: a list, one (B, C, 1, 1) per call.
+
+    A forward hook on ``gate.channel_gate``; the list stays empty for a gate that scores nothing.
+    """
+    scores = []
+    score_module = getattr(gate, "channel_gate", None)
+    if score_module is None:
+        yield scores
+        return
+    handle = score_module.register_forward_hook(lambda module, inputs, output: scores.append(output))
+    try:
+        yield scores
+    finally:
+        handle.remove()
+
+
+def without_reduction(build):
+    """A gate builder for a gate with no MLP: it refuses a reduction ratio other than the default 1.0."""
+    def checked(channels, reduction_ratio=1.0):
+        if reduction_ratio != 1.0:
+            raise ValueError(f"this gate has no MLP, so no reduction ratio; got reduction_ratio={reduction_ratio!r} "
+                             "(leave it at 1.0)")
+        return build(channels)
+    checked.has_reduction_ratio = False
+    return checked
 
 
 GATES = {
-    "cbam": lambda channels, r: CBAM(channels, r),
-    "cbam-avg": lambda channels, r: CBAM(channels, r, pooling="avg"),
-    "cbam-max": lambda channels, r: CBAM(channels, r, pooling="max"),
-    "cbam-spatial": lambda channels, r: CBAM(channels, r, spatial=True),
-    "cbam-constant": lambda channels, r: CBAM(channels, r, pooling="constant"),
-    "scale": lambda channels, r: ChannelScale(channels),
-    "residual-mlp": lambda channels, r: PooledResidualMLP(channels, r),
+    "cbam": lambda channels, r=16: CBAM(channels, r),
+    "cbam-avg": lambda channels, r=16: CBAM(channels, r, pooling="avg"),
+    "cbam-max": lambda channels, r=16: CBAM(channels, r, pooling="max"),
+    "cbam-spatial": lambda channels, r=16: CBAM(channels, r, spatial=True),
+    "cbam-constant": lambda channels, r=16: CBAM(channels, r, pooling="constant"),
+    "scale": without_reduction(ChannelScale),
+    "residual-mlp": lambda channels, r=1.0: PooledResidualMLP(channels, r),
 }
 """Modules a :class:`~cbam_helpers.MobileNet` can place, by name: ``GATES[name](channels, reduction_ratio)``.
 

@@ -11,7 +11,6 @@ interleaved rounds (each configuration once per round) and the report gives medi
 The gates' cost is timed on the gate alone (forward and backward on its real input shape), which
 cannot come out negative, rather than as the difference of two noisy whole-step timings.
 """
-import contextlib
 import itertools
 import statistics
 import tarfile
@@ -20,14 +19,13 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from .attention import CBAM
 from .batches import prepare
 from .data import default_root, find_source, load_cifar10
 from .mobilenet import MobileNet
 from .profiles import FULL
-from .train import EVAL_BATCH, autocast, choose_device, device_name, grad_scaler, optimizer_step
+from .train import EVAL_BATCH, autocast, choose_device, device_name, grad_scaler, make_optimizer, training_step
 
 WARMUP = 3
 
@@ -55,11 +53,15 @@ def synchronize(device):
 
 
 class Trainer:
-    """SGD steps of one model on batches from ``source``; ``time(steps)`` returns seconds per step."""
+    """The training loop's own step (:func:`~cbam_helpers.train.training_step`) on batches from ``source``.
 
-    def __init__(self, model, source, device, mixed_precision=True):
+    ``time(steps)`` returns seconds per step; the optimiser is the one :func:`~cbam_helpers.train.fit` builds
+    for ``profile``.
+    """
+
+    def __init__(self, model, source, device, mixed_precision=True, profile=FULL):
         self.model, self.source, self.device = model.to(device), iter(source), device
-        self.optimizer = torch.optim.SGD(model.parameters(), lr=FULL.lr, momentum=FULL.momentum)
+        self.optimizer, self.scheduler = make_optimizer(model, profile, steps_per_epoch=1)
         self.scaler = grad_scaler(device)
         self.mixed_precision = mixed_precision
         model.train()
@@ -68,9 +70,7 @@ class Trainer:
     def step(self):
         x, y = next(self.source)
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-        with autocast(self.device) if self.mixed_precision else contextlib.nullcontext():
-            loss = nn.functional.cross_entropy(self.model(x), y)
-        optimizer_step(loss, self.optimizer, self.scaler)
+        training_step(self.model, x, y, self.optimizer, self.scaler, self.device, mixed_precision=self.mixed_precision)
 
     def time(self, steps):
         synchronize(self.device)

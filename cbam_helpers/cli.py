@@ -54,7 +54,8 @@ def main(argv=None):
             for n, frame in tables.items():
                 print(f"\nExperiment {n}\n{frame.to_string(index=False)}")
         elif args.command == "summary":
-            from .records import load_records, summary
+            from .records import load_records
+            from .tables import summary
 
             print(summary(load_records(args.profile)).to_string(index=False))
         elif args.command == "bench":

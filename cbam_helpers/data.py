@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import save_atomically
+
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 TORCHVISION_FOLDER = "cifar-10-batches-py"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -109,18 +111,6 @@ def source_key(kind, path):
     return hashlib.sha256(repr((kind, str(path.resolve()), stats)).encode()).hexdigest()[:16]
 
 
-def replace_atomically(path, write):
-    """Call ``write(temporary_path)``, then rename over ``path``: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def save_atomically(obj, path):
-    replace_atomically(path, lambda tmp: torch.save(obj, tmp))
-
-
 def download_torchvision(root):
     from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
 
@@ -190,26 +180,3 @@ def stack_images(files, where):
 
 
 READERS = {"torchvision": read_torchvision, "folder": read_folder, "archive": read_archive}
-
-
-def add_noise_channels(x, n=3, generator=None, signal=0.0):
-    """Append ``n`` channels of N(0, 1) noise, the statistics of normalised RGB, drawn afresh on every call.
-
-    With ``signal`` = rho > 0 each channel is ``rho * gray + sqrt(1 - rho^2) * noise`` instead, where
-    ``gray`` is the luma of the (normalised) RGB channels: 1 copies the grayscale image, 0 is pure noise.
-    """
-    if not isinstance(x, torch.Tensor) or x.dim() != 4:
-        raise ValueError(f"expected a 4-D tensor (B, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
-    if not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be an int >= 0, got {n!r}")
-    if not 0 <= signal <= 1:
-        raise ValueError(f"signal must be a correlation between 0 and 1, got {signal!r}")
-    b, _, h, w = x.shape
-    noise = torch.randn(b, n, h, w, generator=generator, device=x.device, dtype=x.dtype)
-    if signal:
-        gray = torch.tensordot(x[:, :3], x.new_tensor(LUMA), dims=([1], [0]))[:, None]
-        noise = signal * gray + (1 - signal**2) ** 0.5 * noise
-    return torch.cat((x, noise), dim=1)
-
-
-LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B

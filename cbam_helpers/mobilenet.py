@@ -4,7 +4,7 @@ from torch import nn
 from torchvision.models import MobileNetV2
 from torchvision.models.mobilenetv2 import InvertedResidual
 
-from .attention import GATES
+from .attention import GATES, recorded_scores
 
 ATTENTION_LOCATIONS = ("none", "first", "last", "blocks")
 
@@ -26,12 +26,13 @@ class MobileNet(MobileNetV2):
         ``'cbam'`` (CBAM's channel gate, the default) or a variant or control of it.
 
     ``forward(x, return_score=True)`` returns ``(logits, scores)``, the scores of the ``first``
-    or ``last`` gate as (B, C).
+    or ``last`` gate as (B, C) (``None`` for a gate that scores nothing): the post's API, read here
+    through :func:`~cbam_helpers.attention.recorded_scores`, since every gate returns features alone.
 
     What changed from the post's code: its ``ChannelAttention.__init__`` never called
     ``super().__init__()``, so the module could not be built, and its forward passed a
     ``return_score`` argument to a gate that took none. Here the gate is a proper ``nn.Module``
-    and :class:`~cbam_helpers.CBAM` takes ``return_score``. The gate's MLP keeps PyTorch's
+    and the model reads the gate's scores with a forward hook. The gate's MLP keeps PyTorch's
     default ``nn.Linear`` initialisation: it is built after torchvision's own initialisation runs.
     """
 
@@ -80,16 +81,19 @@ class MobileNet(MobileNetV2):
             raise ValueError(
                 f"return_score=True needs attention_loc 'first' or 'last', this model has {self.attention_loc!r}"
             )
-        scores = None
+        if not return_score:
+            return self.logits(x)
+        with recorded_scores(self.attention) as scores:
+            logits = self.logits(x)
+        return logits, scores[-1].flatten(1) if scores else None
+
+    def logits(self, x):
         if self.attention_loc == "first":
-            x, scores = self.attention(x, return_score=True)
+            x = self.attention(x)
         x = self.features(x)
         if self.attention_loc == "last":
-            x, scores = self.attention(x, return_score=True)
-        logits = self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
-        if not return_score:
-            return logits
-        return logits, None if scores is None else scores.flatten(1)
+            x = self.attention(x)
+        return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
 def count_parameters(model):

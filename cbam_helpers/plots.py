@@ -4,10 +4,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .records import history_frame
+from .batches import InputSpec
 from .report import compare, extra_channel_scores
+from .tables import history_frame
 
-CHANNEL_NAMES = ("R", "G", "B", "noise 1", "noise 2", "noise 3")
+CHANNEL_NAMES = InputSpec(3).channel_names
 
 
 def learning_curves(records, title):
@@ -29,7 +30,7 @@ def learning_curves(records, title):
 
 
 def attention_bars(attention, post_attention, title):
-    """Mean attention per input channel, ours beside the post's reported values."""
+    """Mean attention per input channel, ours beside the post's reported values (R, G, B, then 3 noise)."""
     names = CHANNEL_NAMES[: len(attention)]
     frame = pd.DataFrame({"channel": names * 2, "mean attention": list(attention) + list(post_attention),
                           "source": ["this book"] * len(names) + ["reported by the post"] * len(names)})
@@ -43,12 +44,12 @@ def attention_bars(attention, post_attention, title):
 def attention_over_epochs(records, title):
     """Mean attention per input channel after each epoch: one panel per seed."""
     fig, axes = plt.subplots(1, len(records), figsize=(3.6 * len(records) + 1, 3.4), sharey=True, squeeze=False)
-    for ax, record in zip(axes[0], sorted(records, key=lambda r: r["config"]["seed"])):
-        rows = [dict(epoch=e["epoch"], channel=CHANNEL_NAMES[c], score=s)
-                for e in record["history"] for c, s in enumerate(e["attention"])]
+    for ax, record in zip(axes[0], sorted(records, key=lambda r: r.seed)):
+        names = record.config.inputs.channel_names
+        rows = [dict(epoch=e.epoch, channel=names[c], score=s) for e in record.history for c, s in enumerate(e.attention)]
         sns.lineplot(pd.DataFrame(rows), x="epoch", y="score", hue="channel", marker="o", ax=ax,
                      legend=ax is axes[0, -1])
-        ax.set(ylim=(0, 1.05), ylabel="mean score over 64 test images", title=f"seed {record['config']['seed']}")
+        ax.set(ylim=(0, 1.05), ylabel="mean score over 64 test images", title=f"seed {record.seed}")
     axes[0, -1].legend(title="input channel", ncol=2, fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
@@ -57,8 +58,7 @@ def attention_over_epochs(records, title):
 
 def accuracy_by_seed(records, title):
     """Final test accuracy of every run, one point per seed, with each configuration's mean as a black bar."""
-    frame = pd.DataFrame(dict(configuration=r["label"], seed=str(r["config"]["seed"]),
-                              accuracy=100 * r["test_accuracy"]) for r in records)
+    frame = pd.DataFrame(dict(configuration=r.label, seed=str(r.seed), accuracy=r.accuracy) for r in records)
     fig, ax = plt.subplots(figsize=(8, 0.6 * frame["configuration"].nunique() + 1.4))
     sns.stripplot(frame, y="configuration", x="accuracy", hue="seed", size=7, jitter=False, ax=ax)
     means = frame.groupby("configuration", sort=False)["accuracy"].mean()
@@ -92,13 +92,13 @@ def score_histograms(record, title):
 
     Overlapping histograms hide the change; cumulative curves that move right or left show it at a glance.
     """
-    epochs = record["history"]
+    epochs = record.history
     fig, ax = plt.subplots(figsize=(7, 3.4))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(epochs)))
     for color, epoch in zip(colors, epochs):
-        scores = np.sort(epoch["attention"])
+        scores = np.sort(epoch.attention)
         ax.step(scores, np.arange(1, len(scores) + 1) / len(scores), where="post", color=color, lw=1.5,
-                label=f"epoch {epoch['epoch']}")
+                label=f"epoch {epoch.epoch}")
     ax.set(xlabel="channel's mean score over 64 test images", ylabel="share of channels at or below",
            title=title, xlim=(0, 1), ylim=(0, 1))
     ax.legend(fontsize=8, ncol=2)
@@ -127,22 +127,31 @@ def placements_diagram():
     return fig
 
 
-def spatial_gate_maps(record, title):
-    """The spatial gates' maps on the probe images stored in a ``cbam-spatial`` record: one row per image."""
-    stored = record["history"][-1]["spatial_maps"]
-    images, maps = np.array(stored["images"], dtype=np.uint8), stored["maps"]
-    fig, axes = plt.subplots(len(images), 1 + len(maps), figsize=(1.6 * (1 + len(maps)), 1.6 * len(images)),
-                             squeeze=False)
-    for row, image in enumerate(images):
-        axes[row, 0].imshow(image.transpose(1, 2, 0))
-        for col, gate in enumerate(maps, start=1):
-            shown = axes[row, col].imshow(gate["maps"][row], vmin=0, vmax=1, cmap="magma")
-    for col, gate in enumerate(maps, start=1):
-        axes[0, col].set_title(f"{gate['block']}\n{gate['size']}x{gate['size']}", fontsize=8)
-    axes[0, 0].set_title("test image", fontsize=8)
+def spatial_gate_maps(records, title):
+    """The spatial gates' maps, per map size: the mean over every probe image and seed, and the spread over images.
+
+    A gate that looks at the image varies from image to image (a bright spread map); one that has learned a
+    fixed positional weighting has a patterned mean map and a dark spread map.
+    """
+    by_size = {}
+    for record in records:
+        for gate in record.last_epoch.spatial_maps["maps"]:
+            by_size.setdefault(gate["size"], []).append(np.array(gate["maps"]))  # (images, H, W)
+    sizes = sorted(by_size, reverse=True)
+    fig, axes = plt.subplots(2, len(sizes), figsize=(2.2 * len(sizes) + 1.2, 4.6), squeeze=False)
+    for col, size in enumerate(sizes):
+        maps = by_size[size]
+        mean = np.mean([m.mean(0) for m in maps], axis=0)
+        spread = np.mean([m.std(0) for m in maps], axis=0)
+        top = axes[0, col].imshow(mean, vmin=0, vmax=1, cmap="magma")
+        bottom = axes[1, col].imshow(spread, vmin=0, vmax=0.25, cmap="viridis")
+        axes[0, col].set_title(f"{size}x{size} map", fontsize=9)
+    axes[0, 0].set_ylabel("mean score")
+    axes[1, 0].set_ylabel("SD over images")
     for ax in axes.flat:
         ax.set(xticks=[], yticks=[])
-    fig.colorbar(shown, ax=axes, shrink=0.3, label="spatial score")
+    fig.colorbar(top, ax=axes[0], shrink=0.8, label="score")
+    fig.colorbar(bottom, ax=axes[1], shrink=0.8, label="SD")
     fig.suptitle(title)
     return fig
 
@@ -150,7 +159,7 @@ def spatial_gate_maps(record, title):
 def scores_against_signal(records, baselines, title):
     """Left: the input gate's mean score on the extra channels against how much of the image they carry.
 
-    Right: test accuracy against the same axis, with horizontal lines for ``baselines`` (labels).
+    Right: test accuracy against the same axis, with horizontal lines for ``baselines`` (configurations).
     """
     frame = extra_channel_scores(records).astype({"seed": str})
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -160,10 +169,10 @@ def scores_against_signal(records, baselines, title):
         sns.scatterplot(frame, x="rho", y=column, hue="seed", s=50, ax=ax, zorder=3)
         ax.set(xlabel="rho: correlation of each extra channel with the grayscale image", ylabel=label)
     axes[0].set_ylim(0, 1.05)
-    for name, color in zip(baselines, ("#55a868", "#c44e52")):
-        accuracies = [100 * r["test_accuracy"] for r in records if r["label"] == name]
+    for baseline, color in zip(baselines, ("#55a868", "#c44e52")):
+        accuracies = [r.accuracy for r in records if r.configuration == baseline]
         if accuracies:
-            axes[1].axhline(np.mean(accuracies), ls="--", color=color, label=f"{name} (mean)")
+            axes[1].axhline(np.mean(accuracies), ls="--", color=color, label=f"{baseline.label} (mean)")
     axes[1].legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()

@@ -1,29 +1,121 @@
-"""One JSON record per finished run under ``results/<profile>/``, and the tables built from them.
+"""One JSON record per finished run under ``results/<profile>/``, read back as a typed :class:`Record`.
 
 A record is looked up by its configuration: asking for a run that exists returns its record without
 training. Records are written atomically, so an interrupted run never leaves half a record.
 """
-import hashlib
 import json
 import os
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-import pandas as pd
 import torch
 import torchvision
 
-from .data import load_cifar10, replace_atomically
-from .mobilenet import MobileNet, count_parameters
-from .profiles import Profile, get_profile
+from .atomic import write_json
+from .configs import Configuration, RunConfig
+from .data import load_cifar10
+from .mobilenet import count_parameters
+from .probes import book_probes
+from .profiles import get_profile
 from .train import choose_device, device_name, fit, precision_name
 
 PACKAGE = Path(__file__).resolve().parent
 CHECKOUT = PACKAGE.parent
 SHIPPED = PACKAGE / "results"
 """Where an installed wheel carries the book's committed records (the checkout's ``results/``, packed at build)."""
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """One epoch of a run's history. Fields after ``seconds`` were added over time: older records lack them.
+
+    ``test_accuracy`` is on the profile's curve subset of the test set (``test_images`` says how many when
+    it is a subset); the last epoch of such a profile carries ``final_test_accuracy`` on the whole test set.
+    ``attention`` / ``attention_std``: the first or last gate's mean score per channel over the 64 probe
+    images, and its standard deviation over them; ``stem_norm``: the stem's weight norm per input channel.
+    """
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+    seconds: float
+    attention: list = None
+    attention_std: list = None
+    stem_norm: list = None
+    lr: float = None
+    test_images: int = None
+    final_test_loss: float = None
+    final_test_accuracy: float = None
+    spatial_maps: dict = None
+
+
+@dataclass(frozen=True)
+class Record:
+    """A finished run: its configuration, per-epoch history, final test accuracy and where it ran."""
+
+    config: RunConfig
+    history: tuple
+    test_accuracy: float
+    attention: list
+    wall_seconds: float
+    parameters: int
+    device: str
+    torch: str
+    torchvision: str
+    python: str
+    data: str
+    finished: str
+    precision: str = None  # recorded from the cpu profile's seed 2 on; earlier runs were fp32 on a CPU
+
+    @classmethod
+    def from_json(cls, obj):
+        """A record from its JSON form; refuses one whose stored run id its configuration does not rebuild."""
+        config = RunConfig.from_dict(obj["config"])
+        if obj.get("run_id", config.run_id) != config.run_id:
+            raise ValueError(f"record {obj['run_id']!r}: its configuration rebuilds the id {config.run_id!r}")
+        derived = ("run_id", "label", "config", "history")  # run_id and label follow from the configuration
+        return cls(config=config, history=tuple(Epoch(**epoch) for epoch in obj["history"]),
+                   **{k: v for k, v in obj.items() if k not in derived})
+
+    def to_json(self):
+        """The JSON form :meth:`from_json` reads; history fields a run did not record are left out."""
+        obj = dict(run_id=self.run_id, label=self.label, config=self.config.as_dict(),
+                   history=[{k: v for k, v in vars(e).items() if v is not None} for e in self.history])
+        obj.update({f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("config", "history")})
+        return obj
+
+    @property
+    def run_id(self):
+        return self.config.run_id
+
+    @property
+    def configuration(self) -> Configuration:
+        return self.config.configuration
+
+    @property
+    def label(self):
+        return self.config.label
+
+    @property
+    def seed(self):
+        return self.config.seed
+
+    @property
+    def profile(self):
+        return self.config.profile
+
+    @property
+    def accuracy(self):
+        """Final test accuracy on the whole test set, in %."""
+        return 100 * self.test_accuracy
+
+    @property
+    def last_epoch(self) -> Epoch:
+        return self.history[-1]
 
 
 def writable_results():
@@ -50,62 +142,6 @@ def results_path(results=None):
     return folders
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    """What identifies a run: the model, its input, the seed and the whole profile.
-
-    ``gate`` names the module at ``attention_loc`` (see :data:`~cbam_helpers.attention.GATES`);
-    ``signal`` is how much of the grayscale image the extra input channels carry (0: pure noise).
-    A field at its default stays out of :meth:`as_dict`, so records made before it existed keep their id.
-    """
-
-    attention_loc: str
-    noise_channels: int
-    seed: int
-    profile: Profile
-    reduction_ratio: float = 1.0
-    gate: str = "cbam"
-    signal: float = 0.0
-
-    @property
-    def label(self):
-        """The configuration without its seed, e.g. ``'last, RGB'`` or ``'blocks cbam-avg r=16, RGB'``."""
-        model = self.attention_loc
-        if self.gate != "cbam":
-            model += f" {self.gate}"
-        if self.reduction_ratio != 1.0:
-            model += f" r={self.reduction_ratio:g}"
-        if self.noise_channels == 0:
-            channels = "RGB"
-        elif self.signal:
-            channels = f"RGB + {self.noise_channels} gray (rho={self.signal:g})"
-        else:
-            channels = f"RGB + {self.noise_channels} noise"
-        return f"{model}, {channels}"
-
-    def as_dict(self):
-        fields = dict(attention_loc=self.attention_loc, noise_channels=self.noise_channels, seed=self.seed,
-                      reduction_ratio=self.reduction_ratio, profile=self.profile.as_dict())
-        if self.gate != "cbam":
-            fields["gate"] = self.gate
-        if self.signal:
-            fields["signal"] = self.signal
-        return fields
-
-    @property
-    def run_id(self):
-        digest = hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:8]
-        gate = "" if self.gate == "cbam" else f"{self.gate}-"
-        noise = f"noise{self.noise_channels}-" if self.noise_channels else ""
-        signal = f"rho{self.signal:g}-" if self.signal else ""
-        return f"{self.attention_loc}-{gate}{noise}{signal}r{self.reduction_ratio:g}-seed{self.seed}-{digest}"
-
-    def build_model(self):
-        torch.manual_seed(self.seed)
-        return MobileNet(self.attention_loc, input_channel=3 + self.noise_channels,
-                         reduction_ratio=self.reduction_ratio, gate=self.gate)
-
-
 def record_path(config, results=None):
     """Where ``config``'s record is: the first folder of :func:`results_path` that has it, else where it would be written."""
     name = Path(config.profile.name) / f"{config.run_id}.json"
@@ -117,15 +153,19 @@ def checkpoint_path(config, results=None):
     return results_path(results)[0] / config.profile.name / "checkpoints" / f"{config.run_id}.pt"
 
 
+def read_record(path):
+    return Record.from_json(json.loads(Path(path).read_text()))
+
+
 def run(config, data=None, *, results=None, force=False, device=None, progress=True):
-    """The record of ``config``: read from disk when it exists (unless ``force``), else trained and written.
+    """The :class:`Record` of ``config``: read from disk when it exists (unless ``force``), else trained and written.
 
     ``data`` is a CIFAR10 (see :func:`load_cifar10`), or a function returning one, called only
     when training is needed.
     """
     path, checkpoint = record_path(config, results), checkpoint_path(config, results)
     if path.exists() and not force:
-        return json.loads(path.read_text())
+        return read_record(path)
     path = results_path(results)[0] / config.profile.name / path.name  # a shipped record is never overwritten
     if force:
         checkpoint.unlink(missing_ok=True)
@@ -135,34 +175,31 @@ def run(config, data=None, *, results=None, force=False, device=None, progress=T
         data = data()
     device = device or choose_device()
     model = config.build_model()
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    history = fit(model, data, config.profile, seed=config.seed, noise_channels=config.noise_channels,
-                  signal=config.signal, checkpoint=checkpoint, device=device, progress=progress, label=config.label)
+    probes = book_probes(data.test_images, config.profile, config.inputs, device)
+    history = fit(model, data, config.profile, seed=config.seed, inputs=config.inputs, checkpoint=checkpoint,
+                  probes=probes, device=device, progress=progress, label=config.label)
+    last = history[-1]
     record = dict(
         run_id=config.run_id, label=config.label, config=config.as_dict(), history=history,
-        test_accuracy=history[-1].get("final_test_accuracy", history[-1]["test_accuracy"]), attention=history[-1]["attention"],
+        test_accuracy=last.get("final_test_accuracy", last["test_accuracy"]), attention=last.get("attention"),
         wall_seconds=sum(epoch["seconds"] for epoch in history), parameters=count_parameters(model),
         device=device_name(device), precision=precision_name(device), torch=torch.__version__,
         torchvision=torchvision.__version__, python=platform.python_version(), data=data.source,
         finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     write_json(record, path)
-    return record
-
-
-def write_json(obj, path):
-    replace_atomically(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=1)))
+    return Record.from_json(record)
 
 
 def load_records(profile=None, results=None):
-    """Every record of ``profile`` on :func:`results_path` whose settings match the profile as it is defined now."""
+    """Every :class:`Record` of ``profile`` on :func:`results_path` whose settings match the profile as defined now."""
     profile = get_profile(profile)
     found = {}
     for folder in results_path(results):
         for path in sorted((folder / profile.name).glob("*.json")):
             found.setdefault(path.stem, path)  # an earlier folder's copy wins
-    records = [json.loads(found[stem].read_text()) for stem in sorted(found)]
-    return [r for r in records if r["config"]["profile"] == profile.as_dict()]
+    records = [read_record(found[stem]) for stem in sorted(found)]
+    return [r for r in records if r.profile == profile]
 
 
 def pilot_records(profile):
@@ -170,25 +207,9 @@ def pilot_records(profile):
     profile = get_profile(profile)
     found = next((folder / "pilot" / profile.name for folder in results_path()
                   if (folder / "pilot" / profile.name).is_dir()), None)
-    return [] if found is None else [json.loads(path.read_text()) for path in sorted(found.glob("*.json"))]
+    return [] if found is None else [read_record(path) for path in sorted(found.glob("*.json"))]
 
 
-def summary(records):
-    """Per configuration: mean and standard deviation of final test accuracy (in %) over seeds, n, and each seed's."""
-    columns = ["configuration", "mean_accuracy", "std_accuracy", "n", "per_seed"]
-    if not records:
-        return pd.DataFrame(columns=columns)
-    frame = pd.DataFrame(dict(configuration=r["label"], seed=r["config"]["seed"], accuracy=100 * r["test_accuracy"])
-                         for r in records).sort_values("seed", kind="stable")
-    groups = frame.groupby("configuration", sort=False)["accuracy"]
-    table = groups.agg(["mean", "std", "count"]).reset_index()
-    table["per_seed"] = groups.agg(lambda a: ", ".join(f"{v:.2f}" for v in a)).values
-    table = table.rename(columns={"mean": "mean_accuracy", "std": "std_accuracy", "count": "n"})
-    order = list(dict.fromkeys(r["label"] for r in records))  # configurations in the order they were asked for
-    return table.set_index("configuration").loc[order].reset_index()[columns]
-
-
-def history_frame(records):
-    """All per-epoch rows of ``records`` in one long DataFrame, for learning curves."""
-    rows = [dict(epoch, configuration=r["label"], seed=r["config"]["seed"]) for r in records for epoch in r["history"]]
-    return pd.DataFrame(rows).drop(columns=["attention", "attention_std", "stem_norm", "spatial_maps"], errors="ignore")
+def select(records, configuration):
+    """The records of one configuration, by seed."""
+    return sorted((r for r in records if r.configuration == configuration), key=lambda r: r.seed)

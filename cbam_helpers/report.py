@@ -15,19 +15,19 @@ from scipy import stats
 
 def provenance(records):
     """Which profile, device, data and software produced ``records``."""
-    profile = records[0]["config"]["profile"]
-    devices = sorted({r["device"] for r in records})
-    data = sorted({r["data"] for r in records})
-    seeds = sorted({r["config"]["seed"] for r in records})
-    torches = sorted({r["torch"] for r in records})
-    minutes = sum(r["wall_seconds"] for r in records) / 60
-    subset = "all" if profile["train_images"] is None else f"{profile['train_images']:,}"
-    tests = "all" if profile["test_images"] is None else f"{profile['test_images']:,}"
-    finished = max(r["finished"] for r in records)[:10]
+    profile = records[0].profile
+    devices = sorted({r.device for r in records})
+    data = sorted({r.data for r in records})
+    seeds = sorted({r.seed for r in records})
+    torches = sorted({r.torch for r in records})
+    minutes = sum(r.wall_seconds for r in records) / 60
+    subset = "all" if profile.train_images is None else f"{profile.train_images:,}"
+    tests = "all" if profile.test_images is None else f"{profile.test_images:,}"
+    finished = max(r.finished for r in records)[:10]
     return (
-        f"**Provenance.** {len(records)} run records of the `{profile['name']}` profile "
-        f"({profile['resolution']}x{profile['resolution']} input, batch {profile['batch_size']}, "
-        f"lr {profile['lr']}, {profile['epochs']} epoch{'s' if profile['epochs'] > 1 else ''}, {subset} training "
+        f"**Provenance.** {len(records)} run records of the `{profile.name}` profile "
+        f"({profile.resolution}x{profile.resolution} input, batch {profile.batch_size}, "
+        f"lr {profile.lr}, {profile.epochs} epoch{'s' if profile.epochs > 1 else ''}, {subset} training "
         f"and {tests} test images), seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}; trained on {', '.join(devices)} with torch "
         f"{', '.join(torches)}, {minutes:.0f} minutes of training in all, last finished {finished}; "
         f"data: {', '.join(data)}."
@@ -98,25 +98,26 @@ class PairedComparison:
         return "better" if low > 0 else "worse" if high < 0 else "undecided"
 
 
-def accuracies_by_seed(records, label):
-    return {r["config"]["seed"]: 100 * r["test_accuracy"] for r in records if r["label"] == label}
+def accuracies_by_seed(records, configuration):
+    return {r.seed: r.accuracy for r in records if r.configuration == configuration}
 
 
 def compare(records, baseline, treatment):
-    """The :class:`PairedComparison` of two configurations (labels) over the seeds both have."""
+    """The :class:`PairedComparison` of two configurations over the seeds both have."""
     a, b = accuracies_by_seed(records, baseline), accuracies_by_seed(records, treatment)
     if not a or not b:
         missing = baseline if not a else treatment
-        raise ValueError(f"no record of {missing!r}; labels present: {sorted({r['label'] for r in records})}")
+        raise ValueError(f"no record of {missing.label!r}; present: {sorted({r.label for r in records})}")
     seeds = tuple(sorted(a.keys() & b.keys()))
-    profiles = {r["config"]["profile"]["name"] for r in records if r["label"] in (baseline, treatment)}
-    return PairedComparison(baseline, treatment, ", ".join(sorted(profiles)), seeds,
+    profiles = {r.profile.name for r in records if r.configuration in (baseline, treatment)}
+    return PairedComparison(baseline.label, treatment.label, ", ".join(sorted(profiles)), seeds,
                             tuple(b[s] - a[s] for s in seeds))
 
 
 def gap_statement(records, baseline, treatment):
     """One paragraph: the paired mean gap, its interval, and what the interval allows one to say."""
     c = compare(records, baseline, treatment)
+    baseline, treatment = c.baseline, c.treatment
     zero = " (zero to two decimals)" if round(c.mean, 2) == 0 else ""
     # "+.2f" keeps the sign of a gap that rounds to zero: -0.004 reads "-0.00", never "+0.00"
     text = f"On the `{c.profile}` profile, `{treatment}` scores {c.mean:+.2f} points{zero} against `{baseline}`"
@@ -136,37 +137,18 @@ def gap_statement(records, baseline, treatment):
     return text + (f"The interval excludes zero: on this profile `{treatment}` scores {c.verdict} than `{baseline}`.")
 
 
-def comparison_table(records, pairs):
-    """One row per ``(name, baseline, treatment)``: n, mean paired difference, its SE, 95% interval, p, verdict."""
-    rows = []
-    for name, baseline, treatment in pairs:
-        c = compare(records, baseline, treatment)
-        low, high = c.interval
-        rows.append(dict(comparison=name, n=c.n, mean_difference=c.mean, se=c.se, ci_low=low, ci_high=high,
-                         p=c.p_value, verdict=c.verdict))
-    return pd.DataFrame(rows)
-
-
-def recovered_share(records, clean, noisy, gated):
-    """Share of the noise's cost that the gate wins back: (gated - noisy) / (clean - noisy), from means."""
-    mean = lambda label: statistics.mean(accuracies_by_seed(records, label).values())
-    cost = mean(clean) - mean(noisy)
-    return (mean(gated) - mean(noisy)) / cost if cost else math.nan
-
-
 def convergence_note(records):
     """How much the runs still gained in their last epoch: how far from converged a profile's accuracies are."""
-    gains = [100 * (r["history"][-1]["test_accuracy"] - r["history"][-2]["test_accuracy"])
-             for r in records if len(r["history"]) >= 2]
-    profile = records[0]["config"]["profile"]
+    gains = [100 * (r.history[-1].test_accuracy - r.history[-2].test_accuracy) for r in records if len(r.history) >= 2]
+    profile = records[0].profile
     if not gains:
-        return f"The `{profile['name']}` profile trains for one epoch: its accuracies say nothing about convergence."
-    if profile.get("schedule", "constant") != "constant":
-        return (f"On the `{profile['name']}` profile the learning rate anneals to zero, so the last epoch is where the "
+        return f"The `{profile.name}` profile trains for one epoch: its accuracies say nothing about convergence."
+    if profile.schedule != "constant":
+        return (f"On the `{profile.name}` profile the learning rate anneals to zero, so the last epoch is where the "
                 f"runs settle: test accuracy on the curve subset moved by {min(gains):+.2f} to {max(gains):+.2f} points "
-                f"in the last of their {profile['epochs']} epochs.")
-    return (f"On the `{profile['name']}` profile the runs had not converged: in the last of their "
-            f"{profile['epochs']} epochs, at a constant learning rate, test accuracy still moved by {min(gains):+.2f} "
+                f"in the last of their {profile.epochs} epochs.")
+    return (f"On the `{profile.name}` profile the runs had not converged: in the last of their "
+            f"{profile.epochs} epochs, at a constant learning rate, test accuracy still moved by {min(gains):+.2f} "
             f"to {max(gains):+.2f} points, up in some runs and down in others. That is jitter around an unconverged "
             f"trajectory: where a run ends depends on where the last epoch left it, and every comparison drawn from "
             f"these accuracies holds for this profile only.")
@@ -174,9 +156,9 @@ def convergence_note(records):
 
 def run_time_note(records):
     """How long one run of the records' profile took, from the records."""
-    minutes = [r["wall_seconds"] / 60 for r in records]
-    profile = records[0]["config"]["profile"]["name"]
-    devices = ", ".join(sorted({r["device"] for r in records}))
+    minutes = [r.wall_seconds / 60 for r in records]
+    profile = records[0].profile.name
+    devices = ", ".join(sorted({r.device for r in records}))
     return (f"One `{profile}`-profile run took {min(minutes):.0f} to {max(minutes):.0f} minutes in this book's "
             f"records ({devices}).")
 
@@ -184,6 +166,7 @@ def run_time_note(records):
 def finding(records, name, baseline, treatment):
     """One summary line: a comparison's paired mean gap, its interval, and what the interval allows one to say."""
     c = compare(records, baseline, treatment)
+    treatment = c.treatment
     if c.n < 2:
         return f"{name}: {c.mean:+.2f} points from one seed, which has no interval: an observation, not a finding."
     low, high = c.interval
@@ -196,11 +179,10 @@ def finding(records, name, baseline, treatment):
 
 def extra_channel_scores(records):
     """The input gate's mean score on the extra channels, per run: rho (0 is pure noise), seed, score, accuracy."""
-    gated = [r for r in records if r["config"]["attention_loc"] == "first" and r["config"]["noise_channels"]
-             and r["config"].get("gate", "cbam") == "cbam"]
-    return pd.DataFrame([dict(rho=r["config"].get("signal", 0.0), seed=r["config"]["seed"],
-                              score=statistics.mean(r["attention"][3:]), accuracy=100 * r["test_accuracy"])
-                         for r in gated], columns=["rho", "seed", "score", "accuracy"])
+    gated = [r for r in records if r.configuration.attention_loc == "first" and r.configuration.inputs.extra_channels
+             and r.configuration.gate == "cbam"]
+    return pd.DataFrame([dict(rho=r.configuration.inputs.signal, seed=r.seed, score=statistics.mean(r.attention[3:]),
+                              accuracy=r.accuracy) for r in gated], columns=["rho", "seed", "score", "accuracy"])
 
 
 def signal_statement(records):

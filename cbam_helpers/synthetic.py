@@ -128,8 +128,7 @@ class SmallNet(nn.Module):
             raise ValueError("this network has no gate")
         if self.place == "conv":
             x = self.conv1(x)
-        _, scores = self.gate(x, return_score=True)
-        return scores.flatten(1)
+        return self.gate.channel_gate(x).flatten(1)
 
     def forward(self, x):
         if self.gate is not None and self.place == "input":

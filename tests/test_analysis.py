@@ -5,13 +5,12 @@ import pytest
 from cbam_helpers.analysis import (accuracy_table, interval_half_width, sampling_floor, seeds_needed, two_way)
 
 
-def record(label, seed, accuracy):
-    return dict(label=label, test_accuracy=accuracy / 100, config=dict(seed=seed))
+from fakes import A, B, runs
 
 
 def table_records(rows):
-    """``rows``: {label: [accuracy per seed]}."""
-    return [record(label, seed, a) for label, values in rows.items() for seed, a in enumerate(values)]
+    """``rows``: {configuration: [accuracy per seed]}."""
+    return [r for configuration, values in rows.items() for r in runs(configuration, values)]
 
 
 def test_sampling_floor_is_the_binomial_standard_error():
@@ -44,14 +43,14 @@ def test_seeds_needed_is_the_smallest_that_reaches_the_target():
 
 def test_two_way_layout_by_hand():
     # seeds x configurations: a = [1, 2, 3], b = [2, 4, 3]
-    records = table_records({"a": [1, 2, 3], "b": [2, 4, 3]})
-    layout = two_way(records, ["a", "b"])
+    records = table_records({A: [1, 2, 3], B: [2, 4, 3]})
+    layout = two_way(records, [A, B])
     # grand 2.5; seed means 1.5, 3, 3; config means 2, 3
     # residuals a: 1-1.5-2+2.5=0, 2-3-2+2.5=-0.5, 3-3-2+2.5=0.5; b: the negatives
-    assert layout.residuals["a"].tolist() == pytest.approx([0.0, -0.5, 0.5])
+    assert layout.residuals[A.label].tolist() == pytest.approx([0.0, -0.5, 0.5])
     assert layout.df_error == 2
     assert layout.error_variance == pytest.approx(1.0 / 2)  # SS 0.25 * 4 = 1, over 2 df
-    mean, (low, high) = layout.difference("a", "b")
+    mean, (low, high) = layout.difference(A, B)
     assert mean == pytest.approx(1.0)
     half = 4.302653 * math.sqrt(2 * 0.5 / 3)  # t(0.975, 2) sqrt(2 MSE / n)
     assert (low, high) == pytest.approx((1 - half, 1 + half), abs=1e-5)
@@ -62,7 +61,8 @@ def test_two_way_layout_by_hand():
 
 
 def test_accuracy_table_keeps_seeds_with_every_configuration():
-    records = table_records({"a": [1, 2, 3], "b": [2, 4]})
-    assert accuracy_table(records, ["a", "b"]).index.tolist() == [0, 1]
+    records = table_records({A: [1, 2, 3], B: [2, 4]})
+    assert accuracy_table(records, [A, B]).index.tolist() == [0, 1]
+    assert accuracy_table(records).columns.tolist() == [A.label, B.label]
     with pytest.raises(ValueError, match="two seeds"):
-        two_way(table_records({"a": [1], "b": [2]}), ["a", "b"])
+        two_way(table_records({A: [1], B: [2]}), [A, B])

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from cbam_helpers import CBAM, ChannelAttention, SqueezeExcitation
-from cbam_helpers.attention import GATES, ChannelScale, MaxPoolAttention, PooledResidualMLP
+from cbam_helpers.attention import GATES, ChannelScale, MaxPoolAttention, PooledResidualMLP, recorded_scores
 
 
 def two_call_scores(gate, x):
@@ -93,9 +93,11 @@ def test_cbam_gates_features():
     torch.manual_seed(5)
     block = CBAM(6, reduction_ratio=2)
     x = torch.randn(2, 6, 4, 4)
-    out, scores = block(x, return_score=True)
-    torch.testing.assert_close(out, x * scores)
-    torch.testing.assert_close(block(x), out)
+    with recorded_scores(block) as scores:
+        out = block(x)
+    assert len(scores) == 1
+    torch.testing.assert_close(out, x * scores[0])
+    torch.testing.assert_close(scores[0], block.channel_gate(x))
 
 
 def test_cbam_spatial_follows_channel():
@@ -161,14 +163,14 @@ def test_cbam_pooling_picks_the_gate():
 def test_channel_scale_ignores_its_input():
     scale = ChannelScale(4)
     with torch.no_grad():
-        scale.logits.copy_(torch.tensor([0.0, 2.0, -2.0, 0.5]))
+        scale.channel_gate.logits.copy_(torch.tensor([0.0, 2.0, -2.0, 0.5]))
     x = torch.randn(3, 4, 5, 5)
-    out, scores = scale(x, return_score=True)
+    out, scores = scale(x), scale.channel_gate(x)
     expected = torch.sigmoid(torch.tensor([0.0, 2.0, -2.0, 0.5]))
     assert scores.shape == (3, 4, 1, 1) and torch.equal(scores[0].flatten(), scores[2].flatten())
     torch.testing.assert_close(scores[1].flatten(), expected)
     torch.testing.assert_close(out, x * expected[None, :, None, None])
-    assert torch.equal(ChannelScale(4)(x, return_score=True)[1], torch.full((3, 4, 1, 1), 0.5))
+    assert torch.equal(ChannelScale(4).channel_gate(x), torch.full((3, 4, 1, 1), 0.5))
 
 
 def test_pooled_residual_mlp_adds_to_the_pooled_vector():
@@ -177,15 +179,41 @@ def test_pooled_residual_mlp_adds_to_the_pooled_vector():
     x = torch.randn(2, 6, 3, 3)
     pooled = x.mean((2, 3))
     torch.testing.assert_close(control(x).mean((2, 3)), pooled + control.mlp(pooled))
-    assert control(x, return_score=True)[1] is None
+    assert control.channel_gate is None
+    with recorded_scores(control) as scores:
+        control(x)
+    assert scores == []
     # the same parameters as CBAM's channel gate at the same ratio
     assert sum(p.numel() for p in control.parameters()) == sum(p.numel() for p in ChannelAttention(6, 1.0).parameters())
 
 
-def test_every_gate_keeps_the_shape():
+@pytest.mark.parametrize("name", list(GATES))
+def test_every_gate_keeps_the_contract(name):
+    """Features in, features of the same shape and dtype out; scores only through ``channel_gate``."""
     x = torch.randn(2, 16, 4, 4)
-    for name, build in GATES.items():
-        assert build(16, 4)(x).shape == x.shape, name
+    gate = GATES[name](16) if name == "scale" else GATES[name](16, 4)
+    with recorded_scores(gate) as scores:
+        out = gate(x)
+    assert isinstance(out, torch.Tensor) and out.shape == x.shape and out.dtype == x.dtype
+    if gate.channel_gate is None:
+        assert scores == [] and name == "residual-mlp"
+    else:
+        assert len(scores) == 1 and scores[0].shape == (2, 16, 1, 1)
+        assert ((scores[0] > 0) & (scores[0] < 1)).all()
+
+
+def test_a_gate_without_an_mlp_refuses_a_reduction_ratio():
+    with pytest.raises(ValueError, match="no reduction ratio"):
+        GATES["scale"](16, 4)
+    assert GATES["scale"](16, 1.0)(torch.ones(1, 16, 2, 2)).shape == (1, 16, 2, 2)
+
+
+def test_recorded_scores_leaves_no_hook_behind():
+    block = CBAM(6, reduction_ratio=2)
+    with recorded_scores(block) as scores:
+        block(torch.randn(1, 6, 3, 3))
+    block(torch.randn(1, 6, 3, 3))
+    assert len(scores) == 1 and not block.channel_gate._forward_hooks
 
 
 def test_constant_gate_starts_where_cbam_starts_and_ignores_its_input():

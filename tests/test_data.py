@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from cbam_helpers.batches import MEAN, STD, batches, prepare
-from cbam_helpers.data import CLASSES, DatasetError, add_noise_channels, load_cifar10
+from cbam_helpers.batches import MEAN, STD, RGB, InputSpec, add_noise_channels, batches, prepare
+from cbam_helpers.data import CLASSES, DatasetError, load_cifar10
 
 
 @pytest.fixture(autouse=True)
@@ -127,12 +127,12 @@ def test_training_batches_cover_the_set_and_flip():
     images = torch.arange(10, dtype=torch.uint8).repeat_interleave(3 * 32 * 32).view(10, 3, 32, 32).clone()
     images[:, :, :, 0] = 0  # left column dark: a flip moves it to the right
     labels = torch.arange(10)
-    seen = [(x, y) for x, y in batches(images, labels, 4, 32, noise_channels=2, train=True, seed=1)]
+    seen = [(x, y) for x, y in batches(images, labels, 4, 32, InputSpec(2), train=True, seed=1)]
     assert sorted(torch.cat([y for _, y in seen]).tolist()) == list(range(10))
     assert [x.shape[1] for x, _ in seen] == [5, 5, 5]
     flipped = torch.cat([x[:, 0, 0, -1] < x[:, 0, 0, 1] for x, _ in seen])
     assert 0 < flipped.sum() < 10
-    again = [y for _, y in batches(images, labels, 4, 32, noise_channels=2, train=True, seed=1)]
+    again = [y for _, y in batches(images, labels, 4, 32, InputSpec(2), train=True, seed=1)]
     assert torch.equal(torch.cat(again), torch.cat([y for _, y in seen]))
 
 
@@ -149,3 +149,19 @@ def test_extra_channels_with_signal():
     assert torch.equal(add_noise_channels(x, 2, generator=torch.Generator().manual_seed(3), signal=0.0), pure)
     with pytest.raises(ValueError, match="between 0 and 1"):
         add_noise_channels(x, 2, signal=1.5)
+
+
+def test_input_spec_says_what_the_network_sees():
+    assert RGB.channels == 3 and RGB.label == "RGB" and RGB.channel_names == ("R", "G", "B")
+    noise = InputSpec(3)
+    assert noise.channels == 6 and noise.label == "RGB + 3 noise" and noise.channel_names[3:] == ("noise 1", "noise 2", "noise 3")
+    gray = InputSpec(3, signal=0.5)
+    assert gray.label == "RGB + 3 gray (rho=0.5)" and gray.channel_names[-1] == "gray 3"
+    x = torch.randn(2, 3, 8, 8)
+    assert RGB.append(x) is x
+    generator = torch.Generator().manual_seed(3)
+    assert torch.equal(gray.append(x, generator), add_noise_channels(x, 3, torch.Generator().manual_seed(3), 0.5))
+    for bad, words in ((dict(extra_channels=-1), "extra_channels"), (dict(extra_channels=2.0), "extra_channels"),
+                       (dict(extra_channels=3, signal=1.5), "signal"), (dict(signal=0.5), "needs extra channels")):
+        with pytest.raises(ValueError, match=words):
+            InputSpec(**bad)

@@ -8,7 +8,12 @@ from cbam_helpers.cli import main as cli_main
 from cbam_helpers.data import CIFAR10
 from cbam_helpers.experiments import configs
 from cbam_helpers.profiles import PROFILES, Profile, get_profile
-from cbam_helpers.records import RunConfig, checkpoint_path, load_records, record_path, run, summary
+from cbam_helpers.batches import InputSpec
+from cbam_helpers.configs import BASELINE, LAST, Configuration, RunConfig
+from cbam_helpers.records import Record, checkpoint_path, load_records, record_path, run
+from cbam_helpers.tables import summary
+from cbam_helpers.atomic import write_json
+from fakes import fake_record
 
 TINY = Profile("tiny", resolution=32, batch_size=16, lr=0.01, epochs=2, train_images=48, test_images=32)
 CPU = torch.device("cpu")
@@ -22,35 +27,46 @@ def data():
     return CIFAR10(images[:60], labels[:60], images[60:], labels[60:], source="synthetic")
 
 
+def run_config(attention_loc, extra_channels, seed, profile, signal=0.0, **fields):
+    return Configuration(attention_loc, inputs=InputSpec(extra_channels, signal), **fields).run(seed, profile)
+
+
+def strip(record):
+    """A run's history without its timings: what must repeat exactly."""
+    return [{k: v for k, v in vars(e).items() if k != "seconds"} for e in record.history]
+
+
 def run_tiny(config, data, tmp_path, **kwargs):
     return run(config, data, results=tmp_path, device=CPU, progress=False, **kwargs)
 
 
 def test_record_contents(data, tmp_path):
-    record = run_tiny(RunConfig("first", 3, 0, TINY), data, tmp_path)
-    assert [e["epoch"] for e in record["history"]] == [1, 2]
-    assert len(record["attention"]) == 6 and all(0 < a < 1 for a in record["attention"])
-    assert all(len(e["attention"]) == 6 for e in record["history"])
-    assert record["test_accuracy"] == record["history"][-1]["test_accuracy"]
-    assert record["data"] == "synthetic" and record["torch"] == torch.__version__
-    assert record["config"]["profile"]["resolution"] == 32
-    on_disk = json.loads(record_path(RunConfig("first", 3, 0, TINY), tmp_path).read_text())
-    assert on_disk == record
-    assert run_tiny(RunConfig("none", 0, 0, TINY), data, tmp_path)["attention"] is None
+    config = run_config("first", 3, 0, TINY)
+    record = run_tiny(config, data, tmp_path)
+    assert isinstance(record, Record) and record.config == config
+    assert [e.epoch for e in record.history] == [1, 2]
+    assert len(record.attention) == 6 and all(0 < a < 1 for a in record.attention)
+    assert all(len(e.attention) == 6 and len(e.attention_std) == 6 for e in record.history)
+    assert record.test_accuracy == record.last_epoch.test_accuracy and record.accuracy == 100 * record.test_accuracy
+    assert record.data == "synthetic" and record.torch == torch.__version__
+    on_disk = json.loads(record_path(config, tmp_path).read_text())
+    assert on_disk["run_id"] == config.run_id and on_disk["label"] == "first, RGB + 3 noise"
+    assert on_disk["config"]["profile"]["resolution"] == 32 and on_disk["history"][0]["epoch"] == 1
+    assert Record.from_json(on_disk) == record
+    assert run_tiny(run_config("none", 0, 0, TINY), data, tmp_path).attention is None
 
 
 def test_same_seed_same_numbers(data, tmp_path):
-    config = RunConfig("last", 0, 1, TINY)
+    config = run_config("last", 0, 1, TINY)
     first = run_tiny(config, data, tmp_path / "a")
     second = run_tiny(config, data, tmp_path / "b")
-    strip = lambda r: [{k: v for k, v in e.items() if k != "seconds"} for e in r["history"]]
     assert strip(first) == strip(second)
-    other_seed = run_tiny(RunConfig("last", 0, 2, TINY), data, tmp_path / "a")
+    other_seed = run_tiny(run_config("last", 0, 2, TINY), data, tmp_path / "a")
     assert strip(other_seed) != strip(first)
 
 
 def test_existing_record_is_returned_without_training(data, tmp_path, monkeypatch):
-    config = RunConfig("none", 0, 3, TINY)
+    config = run_config("none", 0, 3, TINY)
     record = run_tiny(config, data, tmp_path)
 
     def no_training(*args, **kwargs):
@@ -63,7 +79,7 @@ def test_existing_record_is_returned_without_training(data, tmp_path, monkeypatc
 
 
 def test_interrupted_run_resumes_to_the_same_record(data, tmp_path, monkeypatch):
-    config = RunConfig("first", 3, 4, TINY.but(epochs=3))
+    config = run_config("first", 3, 4, TINY.but(epochs=3))
     reference = run_tiny(config, data, tmp_path / "whole")
 
     real_epoch = train_module.train_one_epoch
@@ -81,19 +97,18 @@ def test_interrupted_run_resumes_to_the_same_record(data, tmp_path, monkeypatch)
     monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
 
     resumed = run_tiny(config, data, tmp_path / "cut")
-    for whole, cut in zip(reference["history"], resumed["history"], strict=True):
-        assert {k: v for k, v in whole.items() if k != "seconds"} == {k: v for k, v in cut.items() if k != "seconds"}
+    assert strip(resumed) == strip(reference)
 
 
 def test_non_finite_loss_names_epoch_and_batch(data, tmp_path):
     with pytest.raises(FloatingPointError, match=r"loss became nan at epoch 1, batch 2"):
-        run_tiny(RunConfig("none", 0, 0, TINY.but(lr=float("inf"))), data, tmp_path)
+        run_tiny(run_config("none", 0, 0, TINY.but(lr=float("inf"))), data, tmp_path)
 
 
 def test_summary_over_seeds(data, tmp_path):
-    records = [run_tiny(RunConfig("none", 0, seed, TINY.but(epochs=1)), data, tmp_path) for seed in (0, 1)]
+    records = [run_tiny(run_config("none", 0, seed, TINY.but(epochs=1)), data, tmp_path) for seed in (0, 1)]
     table = summary(records)
-    accuracies = [100 * r["test_accuracy"] for r in records]
+    accuracies = [r.accuracy for r in records]
     row = table.iloc[0]
     assert row["configuration"] == "none, RGB" and row["n"] == 2
     assert row["mean_accuracy"] == pytest.approx(sum(accuracies) / 2)
@@ -101,7 +116,7 @@ def test_summary_over_seeds(data, tmp_path):
 
 
 def test_load_records_ignores_other_profile_settings(data, tmp_path):
-    run_tiny(RunConfig("none", 0, 0, TINY), data, tmp_path)
+    run_tiny(run_config("none", 0, 0, TINY), data, tmp_path)
     folder = tmp_path / "tiny"
     assert len(list(folder.glob("*.json"))) == 1
     assert load_records(TINY, tmp_path) and not load_records(TINY.but(epochs=5), tmp_path)
@@ -140,15 +155,15 @@ def test_recorded_seeds(data, tmp_path):
 
     assert recorded_seeds(TINY, tmp_path) == [0]
     for seed in (2, 5):
-        run_tiny(RunConfig("none", 0, seed, TINY.but(epochs=1)), data, tmp_path)
+        run_tiny(run_config("none", 0, seed, TINY.but(epochs=1)), data, tmp_path)
     assert recorded_seeds(TINY.but(epochs=1), tmp_path) == [2, 5]
 
 
 def test_jobs_give_the_records_of_a_sequential_run(data, tmp_path):
     from cbam_helpers.jobs import run_all, threads_per_job
 
-    runs = [RunConfig("none", 0, 0, TINY.but(epochs=1)), RunConfig("first", 3, 0, TINY.but(epochs=1)),
-            RunConfig("last", 0, 1, TINY.but(epochs=1))]
+    runs = [run_config("none", 0, 0, TINY.but(epochs=1)), run_config("first", 3, 0, TINY.but(epochs=1)),
+            run_config("last", 0, 1, TINY.but(epochs=1))]
     parallel = run_all(runs, data, jobs=2, results=tmp_path / "parallel", device=CPU, progress=False)
     threads = torch.get_num_threads()
     torch.set_num_threads(threads_per_job(2))  # the same arithmetic as a worker's
@@ -156,7 +171,6 @@ def test_jobs_give_the_records_of_a_sequential_run(data, tmp_path):
         sequential = run_all(runs, data, jobs=1, results=tmp_path / "sequential", device=CPU, progress=False)
     finally:
         torch.set_num_threads(threads)
-    strip = lambda r: [{k: v for k, v in e.items() if k != "seconds"} for e in r["history"]]
     assert sorted(parallel) == sorted(sequential) == sorted(c.run_id for c in runs)
     for run_id in parallel:
         assert strip(parallel[run_id]) == strip(sequential[run_id])
@@ -183,29 +197,29 @@ def test_new_fields_leave_the_committed_records_reachable():
     """A field at its default stays out of the run id, so the records made before it existed keep theirs."""
     from pathlib import Path
 
-    committed = sorted((Path(__file__).resolve().parents[1] / "results").glob("*/*.json"))
-    assert committed
+    committed = sorted((Path(__file__).resolve().parents[1] / "results").glob("**/*.json"))
+    assert len(committed) >= 48
     for path in committed:
-        record = json.loads(path.read_text())
-        fields = dict(record["config"])
-        profile = Profile(**fields.pop("profile"))
-        config = RunConfig(**fields, profile=profile)
-        assert config.run_id == record["run_id"] == path.stem
-        assert config.label == record["label"]
+        stored = json.loads(path.read_text())
+        config = RunConfig.from_dict(stored["config"])
+        assert config.run_id == stored["run_id"] == path.stem
+        assert config.label == stored["label"]
+        assert config.as_dict() == stored["config"]
+        assert Record.from_json(stored).config == config
 
 
 def test_labels_and_ids_name_what_differs():
-    config = RunConfig("blocks", 0, 0, TINY, reduction_ratio=16, gate="cbam-avg")
+    config = run_config("blocks", 0, 0, TINY, reduction_ratio=16, gate="cbam-avg")
     assert config.label == "blocks cbam-avg r=16, RGB" and config.run_id.startswith("blocks-cbam-avg-r16-seed0-")
-    gray = RunConfig("first", 3, 1, TINY, signal=0.5)
+    gray = run_config("first", 3, 1, TINY, signal=0.5)
     assert gray.label == "first, RGB + 3 gray (rho=0.5)" and gray.run_id.startswith("first-noise3-rho0.5-r1-seed1-")
     assert gray.as_dict()["signal"] == 0.5 and "gate" not in gray.as_dict()
 
 
 def test_spatial_maps_are_recorded(data, tmp_path):
-    record = run_tiny(RunConfig("blocks", 0, 0, TINY.but(resolution=64, epochs=1), reduction_ratio=4,
+    record = run_tiny(run_config("blocks", 0, 0, TINY.but(resolution=64, epochs=1), reduction_ratio=4,
                                 gate="cbam-spatial"), data, tmp_path)
-    maps = record["history"][-1]["spatial_maps"]
+    maps = record.last_epoch.spatial_maps
     assert [m["size"] for m in maps["maps"]] == [32, 16, 8, 4]
     assert torch.tensor(maps["images"]).shape == (8, 3, 32, 32)
     first = torch.tensor(maps["maps"][0]["maps"])
@@ -213,8 +227,8 @@ def test_spatial_maps_are_recorded(data, tmp_path):
 
 
 def test_stem_norms_are_recorded_per_input_channel(data, tmp_path):
-    record = run_tiny(RunConfig("none", 3, 0, TINY.but(epochs=1)), data, tmp_path)
-    assert len(record["history"][-1]["stem_norm"]) == 6 and all(n > 0 for n in record["history"][-1]["stem_norm"])
+    record = run_tiny(run_config("none", 3, 0, TINY.but(epochs=1)), data, tmp_path)
+    assert len(record.last_epoch.stem_norm) == 6 and all(n > 0 for n in record.last_epoch.stem_norm)
 
 
 def test_precision_follows_the_device(monkeypatch):
@@ -245,8 +259,9 @@ def test_scaler_skips_a_step_with_an_inf_gradient_and_lowers_its_scale():
 def test_shipped_records_are_read_and_never_overwritten(data, tmp_path, monkeypatch):
     """An installed wheel's records are found like the checkout's; new runs go to the writable folder."""
     import cbam_helpers.records as records_module
+    from cbam_helpers.records import read_record
 
-    config = RunConfig("none", 0, 0, TINY.but(epochs=1))
+    config = run_config("none", 0, 0, TINY.but(epochs=1))
     shipped = tmp_path / "shipped"
     record = run_tiny(config, data, shipped)
     monkeypatch.setattr(records_module, "SHIPPED", shipped)
@@ -262,7 +277,7 @@ def test_shipped_records_are_read_and_never_overwritten(data, tmp_path, monkeypa
         assert load_records(config.profile) == [record]
     retrained = run(config, data, device=CPU, progress=False, force=True)
     assert record_path(config) == tmp_path / "mine" / "tiny" / f"{config.run_id}.json"
-    assert json.loads((shipped / "tiny" / f"{config.run_id}.json").read_text()) == record
+    assert read_record(shipped / "tiny" / f"{config.run_id}.json") == record
     assert load_records(config.profile) == [retrained]  # the writable folder's copy wins
 
 
@@ -289,9 +304,8 @@ def test_shown_profile_prefers_recorded_full_runs(tmp_path, monkeypatch):
 
     monkeypatch.delenv("CBAM_PROFILE", raising=False)
     assert shown_profile(tmp_path).name == "cpu"
-    full = RunConfig("none", 0, 0, PROFILES["full"])
-    record_path(full, tmp_path).parent.mkdir(parents=True)
-    record_path(full, tmp_path).write_text(json.dumps(dict(config=full.as_dict(), run_id=full.run_id)))
+    write_json(fake_record(BASELINE, 0, 84.0, profile=PROFILES["full"]).to_json(),
+               record_path(BASELINE.run(0, PROFILES["full"]), tmp_path))
     assert shown_profile(tmp_path).name == "full"
     monkeypatch.setenv("CBAM_PROFILE", "smoke")
     assert shown_profile(tmp_path).name == "smoke"
@@ -310,40 +324,42 @@ def test_recorded_seeds_of_an_experiment_are_the_complete_ones(data, tmp_path):
     profile = TINY.but(epochs=1)
     for config in configs(1, profile, (0, 1)):
         run_tiny(config, data, tmp_path)
-    run_tiny(RunConfig("none", 0, 2, profile), data, tmp_path)  # seed 2 lacks `last`
+    run_tiny(run_config("none", 0, 2, profile), data, tmp_path)  # seed 2 lacks `last`
     assert recorded_seeds(profile, tmp_path) == [0, 1, 2]
     assert recorded_seeds(profile, tmp_path, experiment=1) == [0, 1]
 
 
-def fake_record(config, accuracy, results):
-    path = record_path(config, results)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dict(config=config.as_dict(), run_id=config.run_id, label=config.label,
-                                    test_accuracy=accuracy)))
-
-
-def test_across_profiles_sets_the_post_beside_every_recorded_profile(tmp_path):
-    from cbam_helpers.experiments import POST_ACCURACY, across_profiles, missing_profiles
+def test_across_profiles_sets_the_post_beside_every_recorded_profile():
+    from cbam_helpers.reported import POST_ACCURACY
+    from cbam_helpers.tables import across_profiles
 
     cpu, full = PROFILES["cpu"], PROFILES["full"]
-    for seed, (base, last) in enumerate([(0.60, 0.62), (0.61, 0.64)]):
-        fake_record(RunConfig("none", 0, seed, cpu), base, tmp_path)
-        fake_record(RunConfig("last", 0, seed, cpu), last, tmp_path)
-    fake_record(RunConfig("none", 0, 2, cpu), 0.99, tmp_path)  # a half-recorded seed stays out of the table
-    table = across_profiles(1, results=tmp_path)
+    records = [fake_record(c, seed, a, profile=cpu) for seed, (base, last) in enumerate([(60, 62), (61, 64)])
+               for c, a in ((BASELINE, base), (LAST, last))]
+    table = across_profiles((BASELINE, LAST), {cpu: records}, POST_ACCURACY)
     assert list(table["configuration"]) == ["none, RGB"] * 2 + ["last, RGB"] * 2
     assert list(table["source"]) == ["reported by the post", "cpu profile"] * 2
     post, ours = table.iloc[2], table.iloc[3]
-    assert post["mean_accuracy"] == POST_ACCURACY["last, RGB"] and post["n"] == 1
-    assert ours["n"] == 2 and ours["mean_accuracy"] == pytest.approx(63.0) and ours["per_seed"] == "62.00, 64.00"
+    assert post["mean_accuracy"] == POST_ACCURACY[LAST] and post["n"] == 1
+    assert ours["n"] == 2 and ours["mean_accuracy"] == pytest.approx(63.0)
     assert ours["protocol"] == "64x64, 6 epochs, 20,000 images"
-    assert "`full` profile (the post's protocol" in missing_profiles(table)
-    fake_record(RunConfig("none", 0, 0, full), 0.84, tmp_path)
-    fake_record(RunConfig("last", 0, 0, full), 0.85, tmp_path)
-    table = across_profiles(1, results=tmp_path)
+    both = {full: [fake_record(BASELINE, 0, 84, profile=full), fake_record(LAST, 0, 85, profile=full)], cpu: records}
+    table = across_profiles((BASELINE, LAST), both, POST_ACCURACY)
     assert list(table["source"])[:3] == ["reported by the post", "full profile", "cpu profile"]
     assert table.iloc[1]["protocol"] == "112x112, 20 epochs, 50,000 images"
-    assert missing_profiles(table) == ""
+    annealed = across_profiles((BASELINE,), {PROFILES["annealed"]: [fake_record(BASELINE, 0, 80, profile=PROFILES["annealed"])]}, {})
+    assert annealed.iloc[0]["protocol"] == "64x64, 8 epochs, 50,000 images, lr annealed"
+
+
+def test_complete_records_keep_the_seeds_with_every_configuration(data, tmp_path):
+    from cbam_helpers.experiments import complete_records
+
+    profile = TINY.but(epochs=1)
+    assert complete_records(1, profile, tmp_path) == []
+    for config in configs(1, profile, (0,)):
+        run_tiny(config, data, tmp_path)
+    run_tiny(BASELINE.run(1, profile), data, tmp_path)  # seed 1 lacks `last`
+    assert sorted((r.seed, r.label) for r in complete_records(1, profile, tmp_path)) == [(0, "last, RGB"), (0, "none, RGB")]
 
 
 ANNEALED_TINY = TINY.but(epochs=3, schedule="cosine", warmup_epochs=1.0, weight_decay=5e-4, nesterov=True,
@@ -367,7 +383,7 @@ def test_cosine_schedule_at_given_steps():
 
 
 def test_the_optimiser_follows_the_schedule_and_skips_decay_on_norms_and_biases():
-    model = RunConfig("none", 0, 0, ANNEALED_TINY).build_model()
+    model = run_config("none", 0, 0, ANNEALED_TINY).build_model()
     optimizer, scheduler = train_module.make_optimizer(model, ANNEALED_TINY, steps_per_epoch=3)
     decayed, plain = optimizer.param_groups
     assert decayed["weight_decay"] == 5e-4 and plain["weight_decay"] == 0.0
@@ -388,23 +404,22 @@ def test_new_profile_fields_keep_old_ids():
     """The fields the annealed profile added stay out of an old profile's dict, so its run ids do not move."""
     assert set(PROFILES["cpu"].as_dict()) == {"name", "resolution", "batch_size", "lr", "epochs", "train_images",
                                               "test_images", "momentum"}
-    assert RunConfig("none", 0, 0, PROFILES["cpu"]).run_id == "none-r1-seed0-cb5d5a02"
+    assert run_config("none", 0, 0, PROFILES["cpu"]).run_id == "none-r1-seed0-cb5d5a02"
     assert {"schedule", "curve_test_images"} <= set(PROFILES["annealed"].as_dict())
 
 
 def test_annealed_run_curves_on_a_subset_and_scores_the_whole_test_set_at_the_end(data, tmp_path):
-    record = run_tiny(RunConfig("none", 0, 0, ANNEALED_TINY), data, tmp_path)
-    history = record["history"]
-    assert all(e["test_images"] == 16 for e in history)
-    last = history[-1]
-    assert record["test_accuracy"] == last["final_test_accuracy"]
-    assert last["lr"] == pytest.approx(0.0)
+    record = run_tiny(run_config("none", 0, 0, ANNEALED_TINY), data, tmp_path)
+    assert all(e.test_images == 16 for e in record.history)
+    last = record.last_epoch
+    assert record.test_accuracy == last.final_test_accuracy
+    assert last.lr == pytest.approx(0.0)
     # the whole 20-image test set: a multiple of 1/20
-    assert (record["test_accuracy"] * 20) == pytest.approx(round(record["test_accuracy"] * 20))
+    assert (record.test_accuracy * 20) == pytest.approx(round(record.test_accuracy * 20))
 
 
 def test_annealed_run_resumes_to_the_same_record(data, tmp_path, monkeypatch):
-    config = RunConfig("first", 3, 4, ANNEALED_TINY, gate="cbam-constant")
+    config = run_config("first", 3, 4, ANNEALED_TINY, gate="cbam-constant")
     reference = run_tiny(config, data, tmp_path / "whole")
     real_epoch = train_module.train_one_epoch
 
@@ -418,6 +433,5 @@ def test_annealed_run_resumes_to_the_same_record(data, tmp_path, monkeypatch):
         run_tiny(config, data, tmp_path / "cut")
     monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
     resumed = run_tiny(config, data, tmp_path / "cut")
-    strip = lambda r: [{k: v for k, v in e.items() if k != "seconds"} for e in r["history"]]
     assert strip(resumed) == strip(reference)
-    assert resumed["test_accuracy"] == reference["test_accuracy"]
+    assert resumed.test_accuracy == reference.test_accuracy

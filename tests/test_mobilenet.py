@@ -97,7 +97,8 @@ def test_wrong_input_channels_is_readable():
 def test_every_gate_builds_at_every_place(gate):
     torch.manual_seed(0)
     for loc in ("first", "last", "blocks"):
-        assert MobileNet(loc, input_channel=6, reduction_ratio=2, gate=gate).eval()(torch.randn(1, 6, 64, 64)).shape == (1, 10)
+        ratio = 1.0 if gate == "scale" else 2  # a gate with no MLP refuses a reduction ratio
+        assert MobileNet(loc, input_channel=6, reduction_ratio=ratio, gate=gate).eval()(torch.randn(1, 6, 64, 64)).shape == (1, 10)
 
 
 def test_last_gate_is_a_gated_head():
