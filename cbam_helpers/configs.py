@@ -12,7 +12,7 @@ import torch
 from .attention import GATES
 from .batches import RGB, InputSpec
 from .mobilenet import ATTENTION_LOCATIONS, MobileNet
-from .profiles import Profile
+from .profiles import Profile, get_profile
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,9 @@ class Configuration:
             model += f" r={self.reduction_ratio:g}"
         return f"{model}, {self.inputs.label}"
 
-    def run(self, seed, profile):
-        """This configuration trained at ``seed`` under ``profile``: a :class:`RunConfig`."""
-        return RunConfig(self, seed, profile)
+    def run(self, seed, profile=None):
+        """This configuration at ``seed`` under ``profile`` (a Profile or its name; see ``get_profile``): a :class:`RunConfig`."""
+        return RunConfig(self, seed, get_profile(profile))
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,29 @@ post's four configurations and two matched controls, the same parameters as ``la
 (``residual-mlp``) and CBAM's input gate fed learned descriptors instead of the image's (``cbam-constant``).
 """
 
+CLAIMS = (("attention last helps", BASELINE, LAST),
+          ("noise channels hurt", BASELINE, NOISY_BASELINE),
+          ("attention first recovers from noise", NOISY_BASELINE, FIRST_ON_NOISE),
+          ("attention first reaches the RGB baseline", BASELINE, FIRST_ON_NOISE))
+"""The post's claims as comparisons ``(name, baseline, treatment)``: the treatment minus the baseline."""
+
+CONTROLS = (("last gate - same-size residual MLP", LAST_RESIDUAL_MLP, LAST),
+            ("input gate - matched constant gate, on noise", FIRST_CONSTANT_ON_NOISE, FIRST_ON_NOISE))
+"""What the annealed profile's two controls separate: gating from capacity, looking at the image from not."""
+
+QUESTIONS = {
+    "descriptors": (("average - none", BASELINE, BLOCKS_AVG), ("max - none", BASELINE, BLOCKS_MAX),
+                    ("both - none", BASELINE, BLOCKS_CBAM), ("both - average", BLOCKS_AVG, BLOCKS_CBAM),
+                    ("both - max", BLOCKS_MAX, BLOCKS_CBAM)),
+    "capacity": (("last r=1 - none", BASELINE, LAST), ("last r=16 - none", BASELINE, LAST_R16),
+                 ("residual MLP - none", BASELINE, LAST_RESIDUAL_MLP),
+                 ("last r=1 - residual MLP", LAST_RESIDUAL_MLP, LAST)),
+    "spatial": (("channel - none", BASELINE, BLOCKS_CBAM), ("channel + spatial - none", BASELINE, BLOCKS_SPATIAL),
+                ("channel + spatial - channel", BLOCKS_CBAM, BLOCKS_SPATIAL)),
+    "signal": (("input gate - constant scale, on noise", FIRST_SCALE_ON_NOISE, FIRST_ON_NOISE),),
+}
+"""Chapter 6's comparisons, per experiment."""
+
 
 def experiment_key(name):
     """``1``, ``'1'`` and ``'signal'`` name experiments; anything else is refused with the choices."""

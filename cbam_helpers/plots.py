@@ -82,7 +82,7 @@ def paired_gaps(records, pairs, title):
     ax.axvline(0, color="black", lw=0.8)
     ax.set(yticks=range(len(pairs)), yticklabels=[name for name, _, _ in pairs], ylim=(len(pairs) - 0.5, -0.5),
            xlabel="difference in test accuracy (points), paired by seed", title=title)
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -215,3 +215,17 @@ def gate_diagram():
     ax.text(4.72, 1.62, "same weights", ha="center", fontsize=8, style="italic", color="0.3")
     fig.tight_layout()
     return fig
+
+
+def stem_norms(records, title):
+    """The stem convolution's weight norm per input channel after every epoch: one panel per configuration."""
+    rows = [dict(configuration=r.label, seed=str(r.seed), epoch=e.epoch, channel=r.config.inputs.channel_names[ch],
+                 norm=n) for r in records if r.configuration.inputs.extra_channels
+            for e in r.history if e.stem_norm for ch, n in enumerate(e.stem_norm)]
+    if not rows:
+        return None
+    grid = sns.relplot(pd.DataFrame(rows), x="epoch", y="norm", hue="channel", col="configuration", style="seed",
+                       kind="line", marker="o", height=3.2, aspect=1.3)
+    grid.set_axis_labels("epoch", "stem weight norm per input channel")
+    grid.figure.suptitle(title, y=1.04)
+    return grid.figure

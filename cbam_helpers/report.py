@@ -9,6 +9,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from scipy import stats
 
@@ -147,11 +148,18 @@ def convergence_note(records):
         return (f"On the `{profile.name}` profile the learning rate anneals to zero, so the last epoch is where the "
                 f"runs settle: test accuracy on the curve subset moved by {min(gains):+.2f} to {max(gains):+.2f} points "
                 f"in the last of their {profile.epochs} epochs.")
+    if min(gains) > 0:
+        how = ("up in every run: they were still climbing, so each ends wherever its last epoch stopped it on the "
+               "way up")
+    elif max(gains) < 0:
+        how = "down in every run: each ends wherever its last epoch left it"
+    else:
+        how = ("up in some runs and down in others: jitter around an unconverged trajectory, so each run ends "
+               "wherever its last epoch left it")
     return (f"On the `{profile.name}` profile the runs had not converged: in the last of their "
             f"{profile.epochs} epochs, at a constant learning rate, test accuracy still moved by {min(gains):+.2f} "
-            f"to {max(gains):+.2f} points, up in some runs and down in others. That is jitter around an unconverged "
-            f"trajectory: where a run ends depends on where the last epoch left it, and every comparison drawn from "
-            f"these accuracies holds for this profile only.")
+            f"to {max(gains):+.2f} points, {how}. Every comparison drawn from these accuracies holds for this "
+            f"profile only.")
 
 
 def run_time_note(records):
@@ -209,3 +217,67 @@ def signal_statement(records):
                  f"[{low:+.3f}, {high:+.3f}]" + (", which excludes zero." if c.verdict != "undecided"
                                                   else ", which holds zero."))
     return text
+
+
+def score_spread_statement(records, configuration):
+    """Are a gate's scores a per-channel constant or a per-image weighting? Its spread over images against between channels."""
+    runs = sorted((r for r in records if r.configuration == configuration), key=lambda r: r.seed)
+    final = np.array([r.attention for r in runs])  # seeds x channels: mean score over the 64 probe images
+    low, high = np.percentile(final, [5, 95])
+    text = (f"After the last epoch, across {len(runs)} seed(s), 90% of the channels' mean scores lie between "
+            f"**{low:.2f}** and **{high:.2f}**. ")
+    spread = [r for r in runs if r.last_epoch.attention_std]
+    if not spread:
+        return text + ("These records predate the per-image spread of the scores, so they cannot tell a per-channel "
+                       "constant from a per-image selection.")
+    within = np.median([r.last_epoch.attention_std for r in spread])  # SD over the 64 images, per channel
+    between = np.array([r.attention for r in spread]).std(axis=1).mean()  # SD between the channels' means
+    seeds = ", ".join(str(r.seed) for r in spread)
+    text += (f"In the runs that recorded it (seed {seeds}), a channel's score varies from image to image with a "
+             f"median SD of **{within:.3f}** over the probe images, against an SD of {between:.3f} between the "
+             f"channels' means: ")
+    ratio = within / between
+    if ratio < 1 / 3:
+        return text + ("the scores are mostly a per-channel constant. A constant scale on the pooled features, right "
+                       "before a linear classifier, is absorbed by that classifier (it could learn the scaled weights "
+                       "itself), so only the small per-image part is something a plain network could not do.")
+    if ratio > 0.8:
+        return text + ("the scores vary from image to image about as much as between channels: a per-image weighting, "
+                       "which a linear classifier after pooling could not absorb into its weights.")
+    return text + (f"the image-to-image variation is {ratio:.0%} of the between-channel spread. The scores are part "
+                   "per-channel constant, which the linear classifier after pooling could absorb into its own weights, "
+                   "and part per-image weighting, which it could not.")
+
+
+def extra_channel_statement(records, configuration):
+    """How much the input gate's score on the extra channels varies across the probe images, and where it sits."""
+    runs = [r for r in records if r.configuration == configuration and r.last_epoch.attention_std]
+    if not runs:
+        return "These records predate the per-image spread of the scores (recorded from the cpu profile's seed 2 on)."
+    spread = max(max(r.last_epoch.attention_std[3:]) for r in runs)
+    mean = float(np.mean([r.attention[3:] for r in runs]))
+    return (f"In the runs that recorded it (seed {', '.join(str(r.seed) for r in runs)}), the gate's score on a noise "
+            f"channel varies across the 64 probe images with a standard deviation of at most **{spread:.4f}**, around "
+            f"a mean of {mean:.4f}: for nearly every image the noise is scaled to less than {mean + 2 * spread:.2f} of "
+            f"its size.")
+
+
+def claims_statement(table, records):
+    """What a comparison table of the post's claims decides: how many intervals exclude zero, and which do not."""
+    profile = records[0].profile.name
+    decided = table[table["verdict"].isin(["better", "worse"])]
+    n, most = int(table["n"].min()), int(table["n"].max())
+    seeds = f"{n} seed{'s' if n > 1 else ''}" if n == most else f"{n} to {most} seeds"
+    lines = [f"On the `{profile}` profile, with {seeds} per comparison, {len(decided)} of the {len(table)} "
+             f"comparisons {'has' if len(decided) == 1 else 'have'} a 95% interval that excludes zero"
+             + (": " + "; ".join(f"{row.comparison} ({row.verdict}, {row.mean_difference:+.2f} points)"
+                                 for row in decided.itertuples()) if len(decided) else "") + "."]
+    if n == 2:
+        lines.append("With two seeds an interval rests on one degree of freedom, so a comparison with two seeds is a "
+                     "lead for more seeds rather than a conclusion.")
+    undecided = table[table["verdict"] == "undecided"]
+    if len(undecided):
+        lines.append("Undecided, the interval holding zero: " + "; ".join(
+            f"{row.comparison} ({row.mean_difference:+.2f}, {row.interval})" for row in undecided.itertuples()) + ".")
+    lines.append(convergence_note(records))
+    return " ".join(lines)

@@ -12,3 +12,6 @@ POST_ATTENTION = (0.985, 0.964, 0.911, 0.0066, 0.0051, 0.0070)
 
 PAPER_TOP1_ERROR = {BASELINE: 24.56, BLOCKS_AVG: 23.14, BLOCKS_MAX: 23.20, BLOCKS_CBAM: 22.80}
 """Woo et al. (2018), Table 1: ResNet-50 on ImageNet, top-1 error (%), without a gate and with each descriptor."""
+
+PAPER_TOP1_ACCURACY = {configuration: 100 - error for configuration, error in PAPER_TOP1_ERROR.items()}
+"""The same, as top-1 accuracy (100 minus the error), to sit beside our accuracies."""

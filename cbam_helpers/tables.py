@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 
+from .analysis import seeds_needed
 from .profiles import FULL
 from .report import compare
 
@@ -25,6 +26,8 @@ HEADERS = {
     "p": "p",
     "verdict": "verdict",
     "parameters": "parameters",
+    "reported_gap": "reported by the post (points)",
+    "seeds_needed": "seeds for +-0.5",
 }
 PERCENT_COLUMNS = ("reported", "mean_accuracy", "std_accuracy", "per_seed")
 
@@ -42,12 +45,40 @@ def summary(records):
     return pd.DataFrame(rows, columns=columns)
 
 
-def with_reported(records, reported):
-    """:func:`summary` with the accuracy another source reported for each configuration, where it reported one."""
+def with_reported(records, reported, column="reported"):
+    """:func:`summary` with the accuracy another source reported for each configuration, where it reported one.
+
+    ``column`` names that column; the default, ``reported``, reads "reported by the post (%)" in :func:`show`.
+    """
     order = list(dict.fromkeys(r.configuration for r in records))
     table = summary(records)
-    table.insert(1, "reported", [reported.get(c, math.nan) for c in order])
+    table.insert(1, column, [reported.get(c, math.nan) for c in order])
     return table
+
+
+def attention_per_seed(records, configuration, reported=None):
+    """The gate's mean score per input channel, one row per seed, then the mean over seeds and what was reported."""
+    runs = sorted((r for r in records if r.configuration == configuration), key=lambda r: r.seed)
+    names = configuration.inputs.channel_names
+    table = pd.DataFrame([r.attention for r in runs], columns=names, index=[f"seed {r.seed}" for r in runs])
+    table.loc["mean over seeds"] = table.mean()
+    if reported is not None:
+        table.loc["reported by the post"] = reported
+    return table
+
+
+def stem_ratio_table(records):
+    """Stem weight norm on the extra channels over RGB, after the first and the last epoch, per run that recorded it."""
+    rows = []
+    for r in sorted(records, key=lambda r: (r.label, r.seed)):
+        extra = r.configuration.inputs.extra_channels
+        norms = [e.stem_norm for e in r.history]
+        if not extra or any(n is None for n in norms):
+            continue
+        ratio = [sum(n[3:]) / extra / (sum(n[:3]) / 3) for n in norms]
+        rows.append({"configuration": r.label, "seed": r.seed, f"after epoch 1": ratio[0],
+                     f"after epoch {len(ratio)}": ratio[-1]})
+    return pd.DataFrame(rows)
 
 
 def history_frame(records):
@@ -82,16 +113,33 @@ def across_profiles(configurations, records_by_profile, reported):
     return table.sort_values("configuration", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
 
 
-def comparison_table(records, pairs):
-    """One row per ``(name, baseline, treatment)`` (configurations): seeds, mean paired difference, 95% interval, p, verdict."""
+def comparison_table(records, pairs, target=None, reported=None):
+    """One row per ``(name, baseline, treatment)`` (configurations): seeds, mean paired difference, 95% interval, p, verdict.
+
+    With ``target`` (points), a column of the seeds a paired interval of +-``target`` would need at the measured
+    spread of the differences; with ``reported`` (accuracies by configuration), the gap that source reported.
+    """
     rows = []
     for name, baseline, treatment in pairs:
         c = compare(records, baseline, treatment)
         low, high = c.interval
-        rows.append(dict(comparison=name, n=c.n, mean_difference=c.mean,
-                         interval=f"[{low:+.2f}, {high:+.2f}]" if c.n >= 2 else "n/a", p=c.p_value, verdict=c.verdict,
-                         ci_low=low, ci_high=high))
+        row = dict(comparison=name, n=c.n, mean_difference=c.mean,
+                   interval=f"[{low:+.2f}, {high:+.2f}]" if c.n >= 2 else "n/a", p=c.p_value, verdict=c.verdict,
+                   ci_low=low, ci_high=high)
+        if reported is not None:
+            row = {"comparison": name, "reported_gap": reported[treatment] - reported[baseline], **row}
+        if target is not None:
+            row["seeds_needed"] = seeds_for(c.sd, target) if c.n >= 2 else math.nan
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def seeds_for(sd_difference, target):
+    """:func:`~cbam_helpers.analysis.seeds_needed`, or infinity beyond a thousand seeds."""
+    try:
+        return seeds_needed(sd_difference, target)
+    except ValueError:
+        return math.inf
 
 
 def parameters_table(records):
@@ -106,7 +154,10 @@ def show(frame, caption, drop=("ci_low", "ci_high")):
     """A table as a reader should see it: worded headers, two decimals, no index, a caption."""
     frame = frame.drop(columns=[c for c in drop if c in frame.columns])
     formats = {HEADERS.get(c, c): "{:.2f}" for c in PERCENT_COLUMNS if c in frame.columns and c != "per_seed"}
-    formats.update({HEADERS["mean_difference"]: "{:+.2f}", HEADERS["p"]: "{:.2f}", HEADERS["parameters"]: "{:,}"})
+    formats.update({HEADERS["mean_difference"]: "{:+.2f}", HEADERS["p"]: "{:.2f}", HEADERS["parameters"]: "{:,}",
+                    HEADERS["reported_gap"]: "{:+.2f}", HEADERS["seeds_needed"]: "{:.0f}"})
+    formats.update({c: "{:.2f}" for c in frame.columns if c.startswith(("after epoch", "reported by the"))
+                    and c not in HEADERS})
     frame = frame.rename(columns=HEADERS)
     formats = {k: v for k, v in formats.items() if k in frame.columns}
     return frame.style.format(formats, na_rep="n/a").hide(axis="index").set_caption(caption)

@@ -64,3 +64,23 @@ def test_experiment_chapters_take_parameters_and_state_provenance(path):
     assert len(tagged) == 1 and "CBAM_PROFILE" in source(tagged[0])
     rendered = json.dumps([c.get("outputs", []) for c in cells(path) if c["cell_type"] == "code"])
     assert "Provenance." in rendered
+
+
+LABEL_LITERAL = re.compile(r"""["'](none|first|last|blocks)[a-z0-9 =.-]*, RGB""")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_chapter_refers_to_a_configuration_by_its_label_text(path):
+    code = "\n".join(source(c) for c in cells(path) if c["cell_type"] == "code")
+    assert not LABEL_LITERAL.search(code), LABEL_LITERAL.search(code).group(0)
+
+
+@pytest.mark.parametrize("path", [p for p in CHAPTERS if p.stem[:2] in {"03", "04", "05", "06", "07", "08"}],
+                         ids=lambda p: p.stem)
+def test_chapters_open_with_goals_and_collapse_their_machinery(path):
+    text = "\n".join(source(c) for c in cells(path) if c["cell_type"] == "markdown")
+    assert "**In this chapter you will:**" in text
+    if path.stem[:2] in {"03", "04", "05", "06"}:
+        assert "Take-home" in text
+    parameters = [c for c in cells(path) if "parameters" in c["metadata"].get("tags", [])]
+    assert all("hide-input" in c["metadata"]["tags"] for c in parameters)

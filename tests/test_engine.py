@@ -435,3 +435,25 @@ def test_annealed_run_resumes_to_the_same_record(data, tmp_path, monkeypatch):
     resumed = run_tiny(config, data, tmp_path / "cut")
     assert strip(resumed) == strip(reference)
     assert resumed.test_accuracy == reference.test_accuracy
+
+
+def test_the_training_loop_records_what_its_probes_return_and_nothing_else(data, tmp_path):
+    from cbam_helpers.probes import Probe
+
+    class Counting(Probe):
+        def __init__(self):
+            self.epochs = 0
+
+        def after_epoch(self, model):
+            self.epochs += 1
+            return dict(marker=self.epochs)
+
+        def after_training(self, model):
+            return dict(done=True)
+
+    probe = Counting()
+    model = BASELINE.run(0, TINY).build_model()
+    history = train_module.fit(model, data, TINY, seed=0, checkpoint=tmp_path / "c.pt", probes=[probe], device=CPU,
+                               progress=False)
+    assert [e["marker"] for e in history] == [1, 2] and history[-1]["done"] and "done" not in history[0]
+    assert not {"attention", "stem_norm", "spatial_maps"} & set(history[-1])  # measurements come only from probes

@@ -107,7 +107,9 @@ def test_provenance_names_profile_seeds_device_and_data():
 
 def test_convergence_and_run_time_notes():
     records = [fake_record(A, 0, 60, curve=[50, 57, 60]), fake_record(A, 1, 61, curve=[55, 58, 61], wall_seconds=900.0)]
-    assert "still moved by +3.00 to +3.00 points" in convergence_note(records)
+    assert "still moved by +3.00 to +3.00 points, up in every run" in convergence_note(records)
+    mixed = [fake_record(A, 0, 60, curve=[58, 61, 60]), fake_record(A, 1, 61, curve=[55, 58, 61])]
+    assert "-1.00 to +3.00 points, up in some runs and down in others" in convergence_note(mixed)
     assert "had not converged" in convergence_note(records)
     assert "this profile only" in convergence_note(records)
     assert "took 10 to 15 minutes" in run_time_note(records)
