@@ -141,7 +141,7 @@ def estimate_run_seconds(profile, device, steps=5):
     images = torch.randint(0, 256, (max(profile.batch_size, EVAL_BATCH), 3, 32, 32), dtype=torch.uint8)
     labels = torch.arange(len(images)) % 10
     model = MobileNet("none").to(memory_format=torch.channels_last)
-    train = Trainer(model, same_batch(images, labels, device, profile), device).time(steps)
+    train = Trainer(model, same_batch(images, labels, device, profile), device, profile=profile).time(steps)
     x = prepare(images[:EVAL_BATCH].to(device), profile.resolution)
     with torch.no_grad(), autocast(device):
         model.eval()

@@ -136,9 +136,15 @@ def reproduce(profile=None, seeds=(0,), experiments=(1, 2), jobs=1, **kwargs):
     return {n: summary([records[c.run_id] for c in configs(n, profile, seeds)]) for n in experiments}
 
 
-def complete_records(experiment, profile, results=None):
-    """The records of ``experiment`` on ``profile`` at the seeds that have all of its configurations; none if no seed has."""
-    seeds = recorded_seeds(profile, results, experiment)
-    wanted = set(EXPERIMENTS[experiment_key(experiment)])
-    records = [r for r in load_records(profile, results) if r.configuration in wanted and r.seed in seeds]
-    return records if {r.configuration for r in records} == wanted else []
+def complete_records(experiments, profile, results=None):
+    """The records of one experiment, or several, on ``profile``: for each, at the seeds that have all of its
+    configurations (none when no seed has); a run shared between experiments appears once."""
+    names = [experiments] if isinstance(experiments, (int, str)) else list(experiments)
+    found = {}
+    for name in names:
+        seeds = recorded_seeds(profile, results, name)
+        wanted = set(EXPERIMENTS[experiment_key(name)])
+        records = [r for r in load_records(profile, results) if r.configuration in wanted and r.seed in seeds]
+        if {r.configuration for r in records} == wanted:
+            found.update({r.run_id: r for r in records})
+    return list(found.values())

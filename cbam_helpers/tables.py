@@ -150,8 +150,12 @@ def parameters_table(records):
     return table
 
 
-def show(frame, caption, drop=("ci_low", "ci_high")):
-    """A table as a reader should see it: worded headers, two decimals, no index, a caption."""
+def show(frame, caption, drop=("ci_low", "ci_high", "per_seed", "p")):
+    """A table as a reader should see it: worded headers, two decimals, no index, a caption, within a page's width.
+
+    ``drop`` leaves out columns a reader rarely needs on the page (every seed's accuracy is in the records, and
+    the paired figure shows every seed's difference); pass ``drop=()`` to keep them all.
+    """
     frame = frame.drop(columns=[c for c in drop if c in frame.columns])
     formats = {HEADERS.get(c, c): "{:.2f}" for c in PERCENT_COLUMNS if c in frame.columns and c != "per_seed"}
     formats.update({HEADERS["mean_difference"]: "{:+.2f}", HEADERS["p"]: "{:.2f}", HEADERS["parameters"]: "{:,}",
@@ -160,5 +164,7 @@ def show(frame, caption, drop=("ci_low", "ci_high")):
                     and c not in HEADERS})
     frame = frame.rename(columns=HEADERS)
     formats = {k: v for k, v in formats.items() if k in frame.columns}
-    return frame.style.format(formats, na_rep="n/a").hide(axis="index").set_caption(caption)
-
+    unbroken = [c for c in (HEADERS["interval"], HEADERS["per_seed"]) if c in frame.columns]
+    return (frame.style.format(formats, na_rep="n/a").hide(axis="index").set_caption(caption)
+            .set_table_styles([dict(selector="th, td", props="padding: 0.2em 0.6em;")])
+            .set_properties(subset=unbroken, **{"white-space": "nowrap"}))

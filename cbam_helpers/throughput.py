@@ -28,7 +28,7 @@ def job(index, profile_name, steps, compiled, threads, barrier, results):
     if compiled:
         model = torch.compile(model)
     images = torch.randint(0, 256, (1024, 3, 32, 32), dtype=torch.uint8)
-    trainer = Trainer(model, our_batches(images, torch.arange(1024) % 10, device, profile), device)
+    trainer = Trainer(model, our_batches(images, torch.arange(1024) % 10, device, profile), device, profile=profile)
     trainer.time(WARMUP)  # after the trainer's own warm-up: compilation and cudnn autotuning end here
     barrier.wait()
     start = time.perf_counter()

@@ -360,6 +360,10 @@ def test_complete_records_keep_the_seeds_with_every_configuration(data, tmp_path
         run_tiny(config, data, tmp_path)
     run_tiny(BASELINE.run(1, profile), data, tmp_path)  # seed 1 lacks `last`
     assert sorted((r.seed, r.label) for r in complete_records(1, profile, tmp_path)) == [(0, "last, RGB"), (0, "none, RGB")]
+    assert complete_records((1, 2), profile, tmp_path) == complete_records(1, profile, tmp_path)  # 2 has no seed yet
+    for config in configs(2, profile, (0,)):
+        run_tiny(config, data, tmp_path)
+    assert len(complete_records((1, 2), profile, tmp_path)) == 4  # the shared baseline once
 
 
 ANNEALED_TINY = TINY.but(epochs=3, schedule="cosine", warmup_epochs=1.0, weight_decay=5e-4, nesterov=True,
