@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from .analysis import seeds_needed
+from .analysis import sampling_floor, seeds_needed, two_way
 from .profiles import FULL
 from .report import compare
 
@@ -23,25 +23,31 @@ HEADERS = {
     "comparison": "comparison",
     "mean_difference": "mean difference (points)",
     "interval": "95% interval",
+    "pooled_interval": "pooled 95% interval",
+    "floor": "test-set floor",
     "p": "p",
     "verdict": "verdict",
     "parameters": "parameters",
     "reported_gap": "reported by the post (points)",
     "seeds_needed": "seeds for +-0.5",
 }
-PERCENT_COLUMNS = ("reported", "mean_accuracy", "std_accuracy", "per_seed")
+PERCENT_COLUMNS = ("reported", "mean_accuracy", "std_accuracy", "floor", "per_seed")
 
 
 def summary(records):
-    """Per configuration, in the order first met: mean and SD of final test accuracy (%) over seeds, n, each seed's."""
-    columns = ["configuration", "mean_accuracy", "std_accuracy", "n", "per_seed"]
+    """Per configuration, in the order first met: mean and SD of final test accuracy (%) over seeds, the test-set
+    floor at that mean (the binomial standard error on 10,000 test images), n, and each seed's accuracy."""
+    columns = ["configuration", "mean_accuracy", "std_accuracy", "floor", "n", "per_seed"]
     order = list(dict.fromkeys(r.configuration for r in records))
     rows = []
     for configuration in order:
-        accuracies = [r.accuracy for r in sorted(records, key=lambda r: r.seed) if r.configuration == configuration]
-        rows.append(dict(configuration=configuration.label, mean_accuracy=sum(accuracies) / len(accuracies),
+        runs = sorted((r for r in records if r.configuration == configuration), key=lambda r: r.seed)
+        accuracies = [r.accuracy for r in runs]
+        mean = sum(accuracies) / len(accuracies)
+        rows.append(dict(configuration=configuration.label, mean_accuracy=mean,
                          std_accuracy=pd.Series(accuracies).std() if len(accuracies) > 1 else math.nan,
-                         n=len(accuracies), per_seed=", ".join(f"{a:.2f}" for a in accuracies)))
+                         floor=sampling_floor(mean, runs[0].profile.test_images or 10_000), n=len(accuracies),
+                         per_seed=", ".join(f"{a:.2f}" for a in accuracies)))
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -103,22 +109,31 @@ def across_profiles(configurations, records_by_profile, reported):
     these configurations has no rows.
     """
     rows = [dict(configuration=c.label, source="reported by the post", protocol=protocol(FULL), n=1,
-                 mean_accuracy=reported[c]) for c in configurations if c in reported]
+                 mean_accuracy=reported[c], floor=sampling_floor(reported[c])) for c in configurations if c in reported]
     for profile, records in records_by_profile.items():
         mine = [r for r in records if r.configuration in configurations]
         rows += [dict(row, source=f"{profile.name} profile", protocol=protocol(profile))
                  for row in summary(mine).drop(columns="per_seed").to_dict("records")]
     order = {c.label: i for i, c in enumerate(configurations)}
-    table = pd.DataFrame(rows, columns=["configuration", "source", "protocol", "n", "mean_accuracy", "std_accuracy"])
+    table = pd.DataFrame(rows, columns=["configuration", "source", "protocol", "n", "mean_accuracy", "std_accuracy",
+                                        "floor"])
     return table.sort_values("configuration", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
 
 
-def comparison_table(records, pairs, target=None, reported=None):
+def comparison_table(records, pairs, target=None, reported=None, pooled=True):
     """One row per ``(name, baseline, treatment)`` (configurations): seeds, mean paired difference, 95% interval, p, verdict.
 
+    With ``pooled``, where the records hold at least three configurations at two or more common seeds, also the
+    interval from the pooled error term of the two-way layout over all of them (:class:`~cbam_helpers.analysis.TwoWay`).
     With ``target`` (points), a column of the seeds a paired interval of +-``target`` would need at the measured
     spread of the differences; with ``reported`` (accuracies by configuration), the gap that source reported.
     """
+    layout = None
+    if pooled and len({r.configuration for r in records}) >= 3:
+        try:
+            layout = two_way(records)
+        except ValueError:  # fewer than two seeds with every configuration
+            layout = None
     rows = []
     for name, baseline, treatment in pairs:
         c = compare(records, baseline, treatment)
@@ -126,6 +141,9 @@ def comparison_table(records, pairs, target=None, reported=None):
         row = dict(comparison=name, n=c.n, mean_difference=c.mean,
                    interval=f"[{low:+.2f}, {high:+.2f}]" if c.n >= 2 else "n/a", p=c.p_value, verdict=c.verdict,
                    ci_low=low, ci_high=high)
+        if layout is not None:
+            _, (pooled_low, pooled_high) = layout.difference(baseline, treatment)
+            row["pooled_interval"] = f"[{pooled_low:+.2f}, {pooled_high:+.2f}]"
         if reported is not None:
             row = {"comparison": name, "reported_gap": reported[treatment] - reported[baseline], **row}
         if target is not None:
@@ -164,7 +182,7 @@ def show(frame, caption, drop=("ci_low", "ci_high", "per_seed", "p")):
                     and c not in HEADERS})
     frame = frame.rename(columns=HEADERS)
     formats = {k: v for k, v in formats.items() if k in frame.columns}
-    unbroken = [c for c in (HEADERS["interval"], HEADERS["per_seed"]) if c in frame.columns]
+    unbroken = [HEADERS[c] for c in ("interval", "pooled_interval", "per_seed") if HEADERS[c] in frame.columns]
     return (frame.style.format(formats, na_rep="n/a").hide(axis="index").set_caption(caption)
             .set_table_styles([dict(selector="th, td", props="padding: 0.2em 0.6em;")])
             .set_properties(subset=unbroken, **{"white-space": "nowrap"}))

@@ -144,3 +144,23 @@ def test_extra_channel_scores_and_signal_statement_by_hand():
     records[4] = gated(1, 0.5, 0.01)  # seed 1 now dips at rho 0.5
     assert "in 1 of the 2 seeds" in signal_statement(records)
     assert "nothing to compare" in signal_statement(records[:1])
+
+
+def test_summary_sets_the_test_set_floor_beside_the_spread():
+    row = summary(runs(A, [80.0, 80.0]) + runs(B, [50.0])).iloc[0]
+    assert row["floor"] == pytest.approx(0.4)  # sqrt(0.8 * 0.2 / 10000) in points
+    assert "test-set floor" in show(summary(runs(A, [80.0, 80.0])), "c").to_html()
+
+
+def test_pooled_interval_sits_beside_the_paired_one_by_hand():
+    # three configurations x three seeds; residuals of a two-way layout computed by hand below
+    records = runs(A, [1, 2, 3]) + runs(B, [2, 4, 3]) + runs(C, [1, 3, 2])
+    table = comparison_table(records, [("b - a", A, B)])
+    # grand mean 21/9; seed means 4/3, 3, 8/3; configuration means 2, 3, 2
+    residuals = [[1 - 4 / 3 - 2 + 21 / 9, 2 - 3 - 2 + 21 / 9, 3 - 8 / 3 - 2 + 21 / 9],
+                 [2 - 4 / 3 - 3 + 21 / 9, 4 - 3 - 3 + 21 / 9, 3 - 8 / 3 - 3 + 21 / 9],
+                 [1 - 4 / 3 - 2 + 21 / 9, 3 - 3 - 2 + 21 / 9, 2 - 8 / 3 - 2 + 21 / 9]]
+    mse = sum(r * r for row in residuals for r in row) / 4  # (3 - 1)(3 - 1) degrees of freedom
+    half = 2.776445 * math.sqrt(2 * mse / 3)  # t(0.975, 4)
+    assert table.loc[0, "pooled_interval"] == f"[{1 - half:+.2f}, {1 + half:+.2f}]"
+    assert "pooled_interval" not in comparison_table(runs(A, [1, 2]) + runs(B, [2, 3]), [("b - a", A, B)])
