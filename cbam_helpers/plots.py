@@ -70,8 +70,9 @@ def accuracy_by_seed(records, title):
 
 
 def paired_gaps(records, pairs, title):
-    """Per comparison: each seed's difference (points) and the mean with its 95% t-interval."""
-    fig, ax = plt.subplots(figsize=(7, 0.7 * len(pairs) + 1.4))
+    """A forest plot: per comparison, each seed's difference (points) and the mean with its 95% t-interval."""
+    height = 0.55 * len(pairs) + 1.9
+    fig, ax = plt.subplots(figsize=(8.5, height))
     for row, (name, baseline, treatment) in enumerate(pairs):
         c = compare(records, baseline, treatment)
         ax.scatter(c.differences, [row] * c.n, color="#777", zorder=3, label="one seed" if row == 0 else None)
@@ -82,8 +83,8 @@ def paired_gaps(records, pairs, title):
     ax.axvline(0, color="black", lw=0.8)
     ax.set(yticks=range(len(pairs)), yticklabels=[name for name, _, _ in pairs], ylim=(len(pairs) - 0.5, -0.5),
            xlabel="difference in test accuracy (points), paired by seed", title=title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    fig.tight_layout()
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.35 / height, 1, 1))  # room for the legend under the axis
     return fig
 
 
