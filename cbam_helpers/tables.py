@@ -21,15 +21,15 @@ HEADERS = {
     "source": "source",
     "protocol": "protocol",
     "comparison": "comparison",
-    "mean_difference": "mean difference (points)",
+    "mean_difference": "mean gap",
     "interval": "95% interval",
-    "pooled_interval": "pooled 95% interval",
+    "pooled_interval": "pooled interval",
     "floor": "test-set floor",
     "p": "p",
     "verdict": "verdict",
     "parameters": "parameters",
-    "reported_gap": "reported by the post (points)",
-    "seeds_needed": "seeds for +-0.5",
+    "reported_gap": "post's gap",
+    "seeds_needed": "seeds for ±0.5",
 }
 PERCENT_COLUMNS = ("reported", "mean_accuracy", "std_accuracy", "floor", "per_seed")
 

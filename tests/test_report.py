@@ -93,7 +93,7 @@ def test_reported_numbers_sit_beside_ours_by_configuration():
 def test_show_words_the_headers():
     records = runs(A, [60, 62]) + runs(B, [61, 64])
     html = show(comparison_table(records, [("b - a", A, B)]), "caption here").to_html()
-    assert "mean difference (points)" in html and "95% interval" in html and "caption here" in html
+    assert "mean gap" in html and "95% interval" in html and "caption here" in html
     assert "ci_low" not in html and "mean_difference" not in html
     assert "ours: mean (%)" in show(summary(records), "c").to_html()
 
