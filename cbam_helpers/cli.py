@@ -21,6 +21,9 @@ def main(argv=None):
                            help="which experiments (default: 1 2, the post's; the named ones are chapter 6's)")
     reproduce.add_argument("--jobs", type=int, default=1,
                            help="train up to N configurations at once, each in its own process (default: 1)")
+    reproduce.add_argument("--max-runs", type=int, default=None,
+                           help="train at most N of the missing runs, the first in seed order, so that a queue "
+                                "can be sized to finish (default: all)")
     reproduce.add_argument("--force", action="store_true", help="retrain even where a record exists")
     reproduce.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -50,7 +53,8 @@ def main(argv=None):
             from .experiments import reproduce as reproduce_experiments
 
             tables = reproduce_experiments(args.profile, seeds=args.seeds, experiments=args.experiments,
-                                           jobs=args.jobs, force=args.force, progress=not args.no_progress)
+                                           jobs=args.jobs, max_runs=args.max_runs, force=args.force,
+                                           progress=not args.no_progress)
             for n, frame in tables.items():
                 print(f"\nExperiment {n}\n{frame.to_string(index=False)}")
         elif args.command == "summary":

@@ -123,17 +123,25 @@ def run_experiment(experiment, profile=None, seeds=(0,), data=None, **kwargs):
     return [run(config, data, **kwargs) for config in configs(experiment, profile, seeds)]
 
 
-def reproduce(profile=None, seeds=(0,), experiments=(1, 2), jobs=1, **kwargs):
+def reproduce(profile=None, seeds=(0,), experiments=(1, 2), jobs=1, max_runs=None, **kwargs):
     """Run what is missing of ``experiments``, seed by seed, and return ``{experiment: summary table}``.
 
     A configuration shared between experiments (the RGB baseline) is trained once; ``jobs`` > 1
-    trains that many configurations at once, each in its own process (see :func:`run_all`).
+    trains that many configurations at once, each in its own process (see :func:`run_all`). ``max_runs``
+    trains at most that many of the missing runs, the first in seed order, so that a session can size its
+    queue to finish; the tables then cover what is recorded.
     """
     experiments = [experiment_key(n) for n in experiments]
     queue = {c.run_id: c for seed in seeds for n in experiments for c in configs(n, profile, (seed,))}
+    if max_runs is not None:
+        if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 0:
+            raise ValueError(f"max_runs must be an int >= 0, got {max_runs!r}")
+        missing = [i for i, c in queue.items() if kwargs.get("force") or not record_path(c, kwargs.get("results")).exists()]
+        queue = {i: c for i, c in queue.items() if i not in missing[max_runs:]}
     data = functools.cache(load_cifar10)  # loaded once, and only if something must be trained
     records = run_all(list(queue.values()), data, jobs=jobs, **kwargs)
-    return {n: summary([records[c.run_id] for c in configs(n, profile, seeds)]) for n in experiments}
+    return {n: summary([records[c.run_id] for c in configs(n, profile, seeds) if c.run_id in records])
+            for n in experiments}
 
 
 def complete_records(experiments, profile, results=None):

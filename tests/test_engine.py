@@ -461,3 +461,23 @@ def test_the_training_loop_records_what_its_probes_return_and_nothing_else(data,
                                progress=False)
     assert [e["marker"] for e in history] == [1, 2] and history[-1]["done"] and "done" not in history[0]
     assert not {"attention", "stem_norm", "spatial_maps"} & set(history[-1])  # measurements come only from probes
+
+
+def test_max_runs_trains_the_first_missing_runs_in_seed_order(data, tmp_path, monkeypatch):
+    from cbam_helpers import experiments
+
+    trained = []
+
+    def train_tiny(queue, _, **kwargs):
+        for c in queue:
+            if not record_path(c, tmp_path).exists():
+                trained.append((c.seed, c.label))
+        return {c.run_id: run_tiny(c, data, tmp_path) for c in queue}
+
+    monkeypatch.setattr(experiments, "run_all", train_tiny)
+    profile = TINY.but(epochs=1)
+    tables = experiments.reproduce(profile, seeds=(0, 1), experiments=(2,), max_runs=4, results=tmp_path)
+    assert trained == [(0, "none, RGB"), (0, "none, RGB + 3 noise"), (0, "first, RGB + 3 noise"), (1, "none, RGB")]
+    assert list(tables[2]["n"]) == [2, 1, 1]  # the tables cover what is recorded
+    with pytest.raises(ValueError, match="max_runs"):
+        experiments.reproduce(profile, seeds=(0,), experiments=(2,), max_runs=-1)
