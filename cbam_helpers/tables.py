@@ -36,7 +36,7 @@ PERCENT_COLUMNS = ("reported", "mean_accuracy", "std_accuracy", "floor", "per_se
 
 def summary(records):
     """Per configuration, in the order first met: mean and SD of final test accuracy (%) over seeds, the test-set
-    floor at that mean (the binomial standard error on 10,000 test images), n, and each seed's accuracy."""
+    floor at that mean (the binomial standard error on the profile's test images), n, and each seed's accuracy."""
     columns = ["configuration", "mean_accuracy", "std_accuracy", "floor", "n", "per_seed"]
     order = list(dict.fromkeys(r.configuration for r in records))
     rows = []
@@ -82,7 +82,7 @@ def stem_ratio_table(records):
         if not extra or any(n is None for n in norms):
             continue
         ratio = [sum(n[3:]) / extra / (sum(n[:3]) / 3) for n in norms]
-        rows.append({"configuration": r.label, "seed": r.seed, f"after epoch 1": ratio[0],
+        rows.append({"configuration": r.label, "seed": r.seed, "after epoch 1": ratio[0],
                      f"after epoch {len(ratio)}": ratio[-1]})
     return pd.DataFrame(rows)
 

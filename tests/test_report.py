@@ -1,6 +1,5 @@
 import math
 
-import pandas as pd
 import pytest
 
 from cbam_helpers.configs import FIRST_ON_GRAY, FIRST_ON_NOISE, LAST
