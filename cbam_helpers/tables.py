@@ -183,6 +183,6 @@ def show(frame, caption, drop=("ci_low", "ci_high", "per_seed", "p")):
     frame = frame.rename(columns=HEADERS)
     formats = {k: v for k, v in formats.items() if k in frame.columns}
     unbroken = [HEADERS[c] for c in ("interval", "pooled_interval", "per_seed") if HEADERS[c] in frame.columns]
+    # spacing and type size come from the book's stylesheet (_static/tables.css)
     return (frame.style.format(formats, na_rep="n/a").hide(axis="index").set_caption(caption)
-            .set_table_styles([dict(selector="th, td", props="padding: 0.2em 0.6em;")])
             .set_properties(subset=unbroken, **{"white-space": "nowrap"}))
