@@ -340,8 +340,8 @@ def test_across_profiles_sets_the_post_beside_every_recorded_profile():
     assert list(table["configuration"]) == ["none, RGB"] * 2 + ["last, RGB"] * 2
     assert list(table["source"]) == ["reported by the post", "cpu profile"] * 2
     post, ours = table.iloc[2], table.iloc[3]
-    assert post["mean_accuracy"] == POST_ACCURACY[LAST] and post["n"] == 1
-    assert ours["n"] == 2 and ours["mean_accuracy"] == pytest.approx(63.0)
+    assert post["accuracy"] == POST_ACCURACY[LAST] and post["n"] == 1
+    assert ours["n"] == 2 and ours["accuracy"] == pytest.approx(63.0)
     assert ours["protocol"] == "64x64, 6 epochs, 20,000 images"
     both = {full: [fake_record(BASELINE, 0, 84, profile=full), fake_record(LAST, 0, 85, profile=full)], cpu: records}
     table = across_profiles((BASELINE, LAST), both, POST_ACCURACY)
