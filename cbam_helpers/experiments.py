@@ -70,11 +70,14 @@ def recorded_seeds(profile=None, results=None, experiment=None):
     showing the recorded seeds never starts training the configuration a seed still lacks.
     """
     records = load_records(profile, results)
-    seeds = {r.seed for r in records}
-    if experiment is not None:
-        wanted = set(EXPERIMENTS[experiment_key(experiment)])
-        seeds = {s for s in seeds if wanted <= {r.configuration for r in records if r.seed == s}}
+    seeds = {r.seed for r in records} if experiment is None else complete_seeds(records, experiment)
     return sorted(seeds) or [0]
+
+
+def complete_seeds(records, experiment):
+    """The seeds at which ``records`` hold every configuration of ``experiment``."""
+    wanted = set(EXPERIMENTS[experiment_key(experiment)])
+    return {s for s in {r.seed for r in records} if wanted <= {r.configuration for r in records if r.seed == s}}
 
 
 def configs(experiment, profile=None, seeds=(0,), results=None):
@@ -148,11 +151,10 @@ def complete_records(experiments, profile, results=None):
     """The records of one experiment, or several, on ``profile``: for each, at the seeds that have all of its
     configurations (none when no seed has); a run shared between experiments appears once."""
     names = [experiments] if isinstance(experiments, (int, str)) else list(experiments)
+    records = load_records(profile, results)  # read once for every experiment
     found = {}
     for name in names:
-        seeds = recorded_seeds(profile, results, name)
+        seeds = complete_seeds(records, name)
         wanted = set(EXPERIMENTS[experiment_key(name)])
-        records = [r for r in load_records(profile, results) if r.configuration in wanted and r.seed in seeds]
-        if {r.configuration for r in records} == wanted:
-            found.update({r.run_id: r for r in records})
+        found.update({r.run_id: r for r in records if r.configuration in wanted and r.seed in seeds})
     return list(found.values())

@@ -5,6 +5,7 @@ import pandas as pd
 import seaborn as sns
 
 from .batches import InputSpec
+from .records import select
 from .report import compare, extra_channel_scores
 from .tables import history_frame
 
@@ -171,7 +172,7 @@ def scores_against_signal(records, baselines, title):
         ax.set(xlabel="rho: correlation of each extra channel with the grayscale image", ylabel=label)
     axes[0].set_ylim(0, 1.05)
     for baseline, color in zip(baselines, ("#55a868", "#c44e52")):
-        accuracies = [r.accuracy for r in records if r.configuration == baseline]
+        accuracies = [r.accuracy for r in select(records, baseline)]
         if accuracies:
             axes[1].axhline(np.mean(accuracies), ls="--", color=color, label=f"{baseline.label} (mean)")
     axes[1].legend(fontsize=7)

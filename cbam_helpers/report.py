@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .records import select
+
 
 def provenance(records):
     """Which profile, device, data and software produced ``records``."""
@@ -221,7 +223,7 @@ def signal_statement(records):
 
 def score_spread_statement(records, configuration):
     """Are a gate's scores a per-channel constant or a per-image weighting? Its spread over images against between channels."""
-    runs = sorted((r for r in records if r.configuration == configuration), key=lambda r: r.seed)
+    runs = select(records, configuration)
     final = np.array([r.attention for r in runs])  # seeds x channels: mean score over the 64 probe images
     low, high = np.percentile(final, [5, 95])
     text = (f"After the last epoch, across {len(runs)} seed(s), 90% of the channels' mean scores lie between "
@@ -251,7 +253,7 @@ def score_spread_statement(records, configuration):
 
 def extra_channel_statement(records, configuration):
     """How much the input gate's score on the extra channels varies across the probe images, and where it sits."""
-    runs = [r for r in records if r.configuration == configuration and r.last_epoch.attention_std]
+    runs = [r for r in select(records, configuration) if r.last_epoch.attention_std]
     if not runs:
         return "These records predate the per-image spread of the scores (recorded from the cpu profile's seed 2 on)."
     spread = max(max(r.last_epoch.attention_std[3:]) for r in runs)

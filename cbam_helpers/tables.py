@@ -9,6 +9,7 @@ import pandas as pd
 
 from .analysis import sampling_floor, seeds_needed, two_way
 from .profiles import FULL
+from .records import select
 from .report import compare
 
 HEADERS = {
@@ -42,7 +43,7 @@ def summary(records):
     order = list(dict.fromkeys(r.configuration for r in records))
     rows = []
     for configuration in order:
-        runs = sorted((r for r in records if r.configuration == configuration), key=lambda r: r.seed)
+        runs = select(records, configuration)
         accuracies = [r.accuracy for r in runs]
         mean = sum(accuracies) / len(accuracies)
         rows.append(dict(configuration=configuration.label, mean_accuracy=mean,
@@ -65,7 +66,7 @@ def with_reported(records, reported, column="reported"):
 
 def attention_per_seed(records, configuration, reported=None):
     """The gate's mean score per input channel, one row per seed, then the mean over seeds and what was reported."""
-    runs = sorted((r for r in records if r.configuration == configuration), key=lambda r: r.seed)
+    runs = select(records, configuration)
     names = configuration.inputs.channel_names
     table = pd.DataFrame([r.attention for r in runs], columns=names, index=[f"seed {r.seed}" for r in runs])
     table.loc["mean over seeds"] = table.mean()
