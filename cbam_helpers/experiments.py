@@ -1,13 +1,14 @@
 """The book's experiments as tuples of named configurations, and the command that reproduces them."""
 import functools
 import os
+from typing import NamedTuple
 
 from .configs import (BASELINE, BLOCKS_AVG, BLOCKS_CBAM, BLOCKS_MAX, BLOCKS_SPATIAL, FIRST_CONSTANT_ON_NOISE,
                       FIRST_ON_GRAY, FIRST_ON_NOISE, FIRST_SCALE_ON_NOISE, LAST, LAST_R16, LAST_RESIDUAL_MLP,
                       NOISY_BASELINE)
 from .data import load_cifar10
 from .jobs import run_all
-from .profiles import CPU, FULL, get_profile
+from .profiles import ANNEALED, CPU, FULL, get_profile
 from .records import load_records, record_path, run
 from .tables import summary
 from .train import choose_device, device_name
@@ -31,11 +32,21 @@ post's four configurations and two matched controls, the same parameters as ``la
 (``residual-mlp``) and CBAM's input gate fed learned descriptors instead of the image's (``cbam-constant``).
 """
 
-CLAIMS = (("attention last helps", BASELINE, LAST),
-          ("noise channels hurt", BASELINE, NOISY_BASELINE),
-          ("attention first recovers from noise", NOISY_BASELINE, FIRST_ON_NOISE),
-          ("attention first reaches the RGB baseline", BASELINE, FIRST_ON_NOISE))
-"""The post's claims as comparisons ``(name, baseline, treatment)``: the treatment minus the baseline."""
+class Claim(NamedTuple):
+    """One of the post's claims as a comparison: ``treatment`` minus ``baseline``, and the sign the post claims
+    for it (``"higher"``, ``"lower"``, or ``"equal"``: no gap). Unpacks like any ``(name, baseline, treatment)``."""
+
+    name: str
+    baseline: object
+    treatment: object
+    expected: str
+
+
+CLAIMS = (Claim("attention last helps", BASELINE, LAST, "higher"),
+          Claim("noise channels hurt", BASELINE, NOISY_BASELINE, "lower"),
+          Claim("attention first recovers from noise", NOISY_BASELINE, FIRST_ON_NOISE, "higher"),
+          Claim("attention first reaches the RGB baseline", BASELINE, FIRST_ON_NOISE, "equal"))
+"""The post's claims, each judged by :func:`~cbam_helpers.report.claim_verdict`."""
 
 CONTROLS = (("last gate - same-size residual MLP", LAST_RESIDUAL_MLP, LAST),
             ("input gate - matched constant gate, on noise", FIRST_CONSTANT_ON_NOISE, FIRST_ON_NOISE))
@@ -88,14 +99,24 @@ def configs(experiment, profile=None, seeds=(0,), results=None):
     return [c.run(seed, profile) for c in EXPERIMENTS[experiment_key(experiment)] for seed in seeds]
 
 
-def shown_profile(results=None):
-    """The profile a chapter shows: ``CBAM_PROFILE``, else ``full`` where its records exist, else ``cpu``.
+SHOWN_SEEDS = 3
+"""The fewest complete seeds for a profile to be a chapter's evidence: three give a paired interval two degrees of
+freedom; two give one, an interval as likely to mislead as to inform."""
+
+
+def shown_profile(experiments=(1, 2), results=None):
+    """The profile a chapter shows: ``CBAM_PROFILE``; else the first of ``full`` (the post's protocol) and
+    ``annealed`` that holds :data:`SHOWN_SEEDS` complete seeds of every one of ``experiments``; else ``cpu``.
 
     Whatever the device: a reader with a GPU sees the recorded runs too, and trains only on asking.
     """
     if os.environ.get("CBAM_PROFILE"):
         return get_profile(os.environ["CBAM_PROFILE"])
-    return FULL if load_records(FULL, results) else CPU
+    for profile in (FULL, ANNEALED):
+        records = load_records(profile, results)
+        if records and all(len(complete_seeds(records, n)) >= SHOWN_SEEDS for n in experiments):
+            return profile
+    return CPU
 
 
 def plan(experiment, profile=None, seeds=None, results=None, device=None):

@@ -74,7 +74,7 @@ def paired_gaps(records, pairs, title):
     """A forest plot: per comparison, each seed's difference (points) and the mean with its 95% t-interval."""
     height = 0.55 * len(pairs) + 1.9
     fig, ax = plt.subplots(figsize=(8.5, height))
-    for row, (name, baseline, treatment) in enumerate(pairs):
+    for row, (name, baseline, treatment, *_) in enumerate(pairs):
         c = compare(records, baseline, treatment)
         ax.scatter(c.differences, [row] * c.n, color="#777", zorder=3, label="one seed" if row == 0 else None)
         low, high = c.interval
@@ -82,7 +82,7 @@ def paired_gaps(records, pairs, title):
             ax.errorbar(c.mean, row, xerr=[[c.mean - low], [high - c.mean]], fmt="D", color="#b03a2e",
                         capsize=4, zorder=4, label="mean, 95% t-interval" if row == 0 else None)
     ax.axvline(0, color="black", lw=0.8)
-    ax.set(yticks=range(len(pairs)), yticklabels=[name for name, _, _ in pairs], ylim=(len(pairs) - 0.5, -0.5),
+    ax.set(yticks=range(len(pairs)), yticklabels=[pair[0] for pair in pairs], ylim=(len(pairs) - 0.5, -0.5),
            xlabel="difference in test accuracy (points), paired by seed", title=title)
     fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.35 / height, 1, 1))  # room for the legend under the axis

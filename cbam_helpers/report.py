@@ -101,6 +101,40 @@ class PairedComparison:
         return "better" if low > 0 else "worse" if high < 0 else "undecided"
 
 
+DECISIVE_HALF_WIDTH = 0.6
+"""Points: an interval at most this wide on each side is narrow enough to bound an effect of the size the post
+reports (0.6 to 0.9 points), so that a claim it does not support is bounded rather than left undecided."""
+
+CLAIM_VERDICTS = ("supported", "contradicted", "bounded", "undecided", "one seed")
+
+
+def claim_verdict(comparison, expected, margin=DECISIVE_HALF_WIDTH):
+    """What a :class:`PairedComparison` says of a claim that its gap is ``"higher"``, ``"lower"`` or ``"equal"`` (zero).
+
+    * ``supported``: the 95% interval excludes zero on the claimed side (for ``"equal"``: it holds zero and lies
+      within +-``margin``, so any gap is smaller than that);
+    * ``contradicted``: it excludes zero on the other side (for ``"equal"``: on either side);
+    * ``bounded``: it holds zero and its half-width is at most ``margin``: no effect is found, and one larger than
+      the interval's far end is ruled out;
+    * ``undecided``: it holds zero and is wider than that; ``one seed``: no interval at all.
+    """
+    if expected not in ("higher", "lower", "equal"):
+        raise ValueError(f"expected must be 'higher', 'lower' or 'equal', got {expected!r}")
+    if comparison.n < 2:
+        return "one seed"
+    low, high = comparison.interval
+    if expected == "equal":
+        if low > 0 or high < 0:
+            return "contradicted"
+        return "supported" if max(-low, high) <= margin else "undecided"
+    claimed_side, other_side = (low > 0, high < 0) if expected == "higher" else (high < 0, low > 0)
+    if claimed_side:
+        return "supported"
+    if other_side:
+        return "contradicted"
+    return "bounded" if (high - low) / 2 <= margin else "undecided"
+
+
 def accuracies_by_seed(records, configuration):
     return {r.seed: r.accuracy for r in records if r.configuration == configuration}
 
@@ -264,22 +298,30 @@ def extra_channel_statement(records, configuration):
             f"its size.")
 
 
+CLAIM_MEANINGS = {
+    "supported": "the interval excludes zero on the side the post claims",
+    "contradicted": "the interval excludes zero on the other side",
+    "bounded": f"the interval holds zero and is at most +-{DECISIVE_HALF_WIDTH} points wide: no effect found, and "
+               "none beyond its ends",
+    "undecided": f"the interval holds zero and is wider than +-{DECISIVE_HALF_WIDTH} points: more seeds needed",
+    "one seed": "one run each, no interval",
+}
+
+
 def claims_statement(table, records):
-    """What a comparison table of the post's claims decides: how many intervals exclude zero, and which do not."""
+    """Each of the post's claims in one line: its verdict on this profile, our gap and interval, the post's gap.
+
+    ``table`` is a :func:`~cbam_helpers.tables.comparison_table` of :data:`~cbam_helpers.experiments.CLAIMS`
+    with the post's accuracies as ``reported``.
+    """
     profile = records[0].profile.name
-    decided = table[table["verdict"].isin(["better", "worse"])]
-    n, most = int(table["n"].min()), int(table["n"].max())
-    seeds = f"{n} seed{'s' if n > 1 else ''}" if n == most else f"{n} to {most} seeds"
-    lines = [f"On the `{profile}` profile, with {seeds} per comparison, {len(decided)} of the {len(table)} "
-             f"comparisons {'has' if len(decided) == 1 else 'have'} a 95% interval that excludes zero"
-             + (": " + "; ".join(f"{row.comparison} ({row.verdict}, {row.mean_difference:+.2f} points)"
-                                 for row in decided.itertuples()) if len(decided) else "") + "."]
-    if n == 2:
-        lines.append("With two seeds an interval rests on one degree of freedom, so a comparison with two seeds is a "
-                     "lead for more seeds rather than a conclusion.")
-    undecided = table[table["verdict"] == "undecided"]
-    if len(undecided):
-        lines.append("Undecided, the interval holding zero: " + "; ".join(
-            f"{row.comparison} ({row.mean_difference:+.2f}, {row.interval})" for row in undecided.itertuples()) + ".")
-    lines.append(convergence_note(records))
-    return " ".join(lines)
+    lines = [f"On the `{profile}` profile, judged by the paired 95% interval:", ""]
+    for row in table.itertuples():
+        seeds = f"{row.n} seed{'s' if row.n > 1 else ''}"
+        ours = f"{row.mean_difference:+.2f} points, {row.interval}" if row.n >= 2 else f"{row.mean_difference:+.2f} points"
+        inside = {"yes": ", which lies inside our interval", "no": ", which lies outside our interval"}.get(
+            row.reported_inside, "")
+        lines.append(f"- **{row.comparison}: {row.claim}** ({CLAIM_MEANINGS[row.claim]}). Ours {ours} over {seeds}; "
+                     f"the post's single runs: {row.reported_gap:+.2f}{inside}.")
+    lines += ["", convergence_note(records)]
+    return "\n".join(lines)

@@ -10,7 +10,7 @@ import pandas as pd
 from .analysis import sampling_floor, seeds_needed, two_way
 from .profiles import FULL
 from .records import select
-from .report import compare
+from .report import claim_verdict, compare
 
 HEADERS = {
     "configuration": "configuration",
@@ -29,6 +29,8 @@ HEADERS = {
     "floor": "test-set floor",
     "p": "p",
     "verdict": "verdict",
+    "claim": "the post's claim",
+    "reported_inside": "post's gap in interval",
     "parameters": "parameters",
     "reported_gap": "post's gap",
     "seeds_needed": "seeds for ±0.5",
@@ -126,6 +128,10 @@ def across_profiles(configurations, records_by_profile, reported):
 def comparison_table(records, pairs, target=None, reported=None, pooled=True):
     """One row per ``(name, baseline, treatment)`` (configurations): seeds, mean paired difference, 95% interval, p, verdict.
 
+    A pair that names the side it expects (an :class:`~cbam_helpers.experiments.Claim`) also gets the claim's
+    verdict (:func:`~cbam_helpers.report.claim_verdict`) and, with ``reported``, whether the reported gap lies in
+    the interval.
+
     With ``pooled``, where the records hold at least three configurations at two or more common seeds, also the
     interval from the pooled error term of the two-way layout over all of them (:class:`~cbam_helpers.analysis.TwoWay`).
     With ``target`` (points), a column of the seeds a paired interval of +-``target`` would need at the measured
@@ -138,17 +144,24 @@ def comparison_table(records, pairs, target=None, reported=None, pooled=True):
         except ValueError:  # fewer than two seeds with every configuration
             layout = None
     rows = []
-    for name, baseline, treatment in pairs:
+    for pair in pairs:
+        name, baseline, treatment = pair[:3]
         c = compare(records, baseline, treatment)
         low, high = c.interval
         row = dict(comparison=name, n=c.n, mean_difference=c.mean,
                    interval=f"[{low:+.2f}, {high:+.2f}]" if c.n >= 2 else "n/a", p=c.p_value, verdict=c.verdict,
                    ci_low=low, ci_high=high)
+        expected = getattr(pair, "expected", None)
+        if expected is not None:
+            row["claim"] = claim_verdict(c, expected)
         if layout is not None:
             _, (pooled_low, pooled_high) = layout.difference(baseline, treatment)
             row["pooled_interval"] = f"[{pooled_low:+.2f}, {pooled_high:+.2f}]"
         if reported is not None:
-            row = {"comparison": name, "reported_gap": reported[treatment] - reported[baseline], **row}
+            gap = reported[treatment] - reported[baseline]
+            row = {"comparison": name, "reported_gap": gap, **row}
+            if expected is not None:
+                row["reported_inside"] = "n/a" if c.n < 2 else "yes" if low <= gap <= high else "no"
         if target is not None:
             row["seeds_needed"] = seeds_for(c.sd, target) if c.n >= 2 else math.nan
         rows.append(row)

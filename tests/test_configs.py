@@ -36,7 +36,7 @@ def test_named_configurations_keep_the_labels_and_ids_of_the_records():
 
 def test_every_experiment_and_comparison_names_known_configurations():
     configurations = {c for experiment in EXPERIMENTS.values() for c in experiment}
-    for name, baseline, treatment in CLAIMS + tuple(pair for pairs in QUESTIONS.values() for pair in pairs):
+    for name, baseline, treatment, *_ in CLAIMS + tuple(pair for pairs in QUESTIONS.values() for pair in pairs):
         assert baseline in configurations and treatment in configurations, name
 
 

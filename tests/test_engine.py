@@ -299,16 +299,39 @@ def test_plan_says_what_will_train(data, tmp_path, monkeypatch):
                                                                         device=CPU)
 
 
-def test_shown_profile_prefers_recorded_full_runs(tmp_path, monkeypatch):
-    from cbam_helpers.experiments import shown_profile
+def test_shown_profile_needs_three_complete_seeds_of_every_experiment(tmp_path, monkeypatch):
+    from cbam_helpers.configs import FIRST_ON_NOISE, LAST, NOISY_BASELINE
+    from cbam_helpers.experiments import SHOWN_SEEDS, shown_profile
+
+    def record(configuration, seed, profile):
+        write_json(fake_record(configuration, seed, 80.0, profile=PROFILES[profile]).to_json(),
+                   record_path(configuration.run(seed, PROFILES[profile]), tmp_path))
 
     monkeypatch.delenv("CBAM_PROFILE", raising=False)
-    assert shown_profile(tmp_path).name == "cpu"
-    write_json(fake_record(BASELINE, 0, 84.0, profile=PROFILES["full"]).to_json(),
-               record_path(BASELINE.run(0, PROFILES["full"]), tmp_path))
-    assert shown_profile(tmp_path).name == "full"
+    assert shown_profile(results=tmp_path).name == "cpu"
+    for seed in range(SHOWN_SEEDS):
+        for configuration in (BASELINE, LAST):
+            record(configuration, seed, "annealed")
+    assert shown_profile((1,), tmp_path).name == "annealed"
+    # experiment 2 has no seed yet, so chapters showing both experiments stay on cpu
+    assert shown_profile((1, 2), tmp_path).name == "cpu"
+    for seed in range(SHOWN_SEEDS - 1):
+        for configuration in (NOISY_BASELINE, FIRST_ON_NOISE):
+            record(configuration, seed, "annealed")
+    assert shown_profile((1, 2), tmp_path).name == "cpu"
+    record(NOISY_BASELINE, SHOWN_SEEDS - 1, "annealed")
+    record(FIRST_ON_NOISE, SHOWN_SEEDS - 1, "annealed")
+    assert shown_profile((1, 2), tmp_path).name == "annealed"
+    # the post's protocol comes first once it has as many seeds; one seed of it is not enough
+    record(BASELINE, 0, "full")
+    record(LAST, 0, "full")
+    assert shown_profile((1,), tmp_path).name == "annealed"
+    for seed in (1, 2):
+        record(BASELINE, seed, "full")
+        record(LAST, seed, "full")
+    assert shown_profile((1,), tmp_path).name == "full"
     monkeypatch.setenv("CBAM_PROFILE", "smoke")
-    assert shown_profile(tmp_path).name == "smoke"
+    assert shown_profile((1,), tmp_path).name == "smoke"
 
 
 def test_estimate_is_positive_and_scales_with_epochs():

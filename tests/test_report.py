@@ -163,3 +163,50 @@ def test_pooled_interval_sits_beside_the_paired_one_by_hand():
     half = 2.776445 * math.sqrt(2 * mse / 3)  # t(0.975, 4)
     assert table.loc[0, "pooled_interval"] == f"[{1 - half:+.2f}, {1 + half:+.2f}]"
     assert "pooled_interval" not in comparison_table(runs(A, [1, 2]) + runs(B, [2, 3]), [("b - a", A, B)])
+
+
+def test_claim_verdicts_by_hand():
+    from cbam_helpers.report import claim_verdict
+
+    def comparison(differences):
+        return compare(runs(A, [80.0] * len(differences)) + runs(B, [80.0 + d for d in differences]), A, B)
+
+    helped = comparison([0.9, 1.0, 1.1])  # interval [+0.75, +1.25]
+    assert claim_verdict(helped, "higher") == "supported"
+    assert claim_verdict(helped, "lower") == "contradicted"
+    assert claim_verdict(helped, "equal") == "contradicted"
+    # mean 0, sd 0.2: half-width 4.303 * 0.2 / sqrt(3) = 0.497, within the 0.6 of a decisive interval
+    flat = comparison([-0.2, 0.0, 0.2])
+    assert flat.interval[1] == pytest.approx(4.302653 * 0.2 / math.sqrt(3), abs=1e-5)
+    assert claim_verdict(flat, "higher") == "bounded" and claim_verdict(flat, "lower") == "bounded"
+    assert claim_verdict(flat, "equal") == "supported"
+    wide = comparison([-1.0, 0.0, 1.0])  # half-width 2.48
+    assert claim_verdict(wide, "higher") == "undecided" and claim_verdict(wide, "equal") == "undecided"
+    assert claim_verdict(comparison([0.5]), "higher") == "one seed"
+    with pytest.raises(ValueError, match="expected"):
+        claim_verdict(flat, "better")
+
+
+def test_claims_table_says_whether_the_posts_gap_lies_in_our_interval():
+    from cbam_helpers.experiments import Claim
+
+    records = runs(A, [80.0, 80.0, 80.0]) + runs(B, [80.9, 81.0, 81.1])
+    table = comparison_table(records, [Claim("B helps", A, B, "higher")], reported={A: 84.0, B: 86.0})
+    row = table.iloc[0]
+    assert row["claim"] == "supported" and row["reported_gap"] == pytest.approx(2.0)
+    assert row["reported_inside"] == "no"  # +2.0 lies above [+0.75, +1.25]
+    table = comparison_table(records, [Claim("B helps", A, B, "higher")], reported={A: 84.0, B: 85.0})
+    assert table.iloc[0]["reported_inside"] == "yes"
+    assert "claim" not in comparison_table(records, [("B - A", A, B)]).columns
+
+
+def test_claims_statement_gives_each_claim_its_verdict_and_the_posts_gap():
+    from cbam_helpers.experiments import Claim
+    from cbam_helpers.report import claims_statement
+
+    records = runs(A, [80.0, 80.0, 80.0]) + runs(B, [80.9, 81.0, 81.1]) + runs(C, [79.8, 80.0, 80.2])
+    claims = [Claim("B helps", A, B, "higher"), Claim("C helps", A, C, "higher")]
+    text = claims_statement(comparison_table(records, claims, reported={A: 84.0, B: 86.0, C: 84.3}), records)
+    assert "- **B helps: supported**" in text and "+1.00 points, [+0.75, +1.25] over 3 seeds" in text
+    assert "the post's single runs: +2.00, which lies outside our interval" in text
+    assert "- **C helps: bounded**" in text and "+0.30, which lies inside our interval" in text
