@@ -4,10 +4,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .analysis import sampling_floor
 from .batches import InputSpec
 from .records import select
 from .report import compare, extra_channel_scores
-from .tables import history_frame
+from .tables import history_frame, last_epoch_change
 
 CHANNEL_NAMES = InputSpec(3).channel_names
 
@@ -231,3 +232,37 @@ def stem_norms(records, title):
     grid.set_axis_labels("epoch", "stem weight norm per input channel")
     grid.figure.suptitle(title, y=1.04)
     return grid.figure
+
+
+def seed_noise(records_by_profile, title):
+    """Why a profile can or cannot decide, in two panels: each run's final accuracy as its distance from its
+    configuration's mean (the seed spread; grey, the test-set floor), and how far its last epoch moved it."""
+    rows, floors = [], {}
+    for profile, records in records_by_profile.items():
+        for configuration in dict.fromkeys(r.configuration for r in records):
+            runs = select(records, configuration)
+            mean = np.mean([r.accuracy for r in runs])
+            rows += [dict(profile=profile.name, configuration=configuration.label, spread=r.accuracy - mean,
+                          last_epoch=last_epoch_change(r)) for r in runs if len(runs) >= 2]
+        if records:
+            floors[profile.name] = sampling_floor(np.mean([r.accuracy for r in records]), profile.test_images or 10_000)
+    frame = pd.DataFrame(rows)
+    profiles = list(dict.fromkeys(frame["profile"]))
+    height = 0.8 * len(profiles) + 2.2
+    fig, axes = plt.subplots(1, 2, figsize=(9, height), sharey=True)
+    for row, name in enumerate(profiles):
+        axes[0].fill_betweenx([row - 0.35, row + 0.35], -floors[name], floors[name], color="#ddd", zorder=0,
+                              label="test-set floor, ±1 SE" if row == 0 else None)
+    for ax, column, label in zip(axes, ("spread", "last_epoch"),
+                                 ("final accuracy minus its configuration's mean (points)",
+                                  "move of test accuracy in the last epoch (points)")):
+        sns.stripplot(frame, x=column, y="profile", hue="configuration", order=profiles, jitter=0.15, size=6,
+                      alpha=0.85, ax=ax, legend=column == "spread")
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set(xlabel=label, ylabel="")
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[0].get_legend().remove()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.7 / height, 1, 1))  # room for the legend under the axes
+    return fig

@@ -34,6 +34,9 @@ HEADERS = {
     "parameters": "parameters",
     "reported_gap": "post's gap",
     "seeds_needed": "seeds for ±0.5",
+    "profile": "profile",
+    "runs": "runs",
+    "last_epoch": "last epoch moved (points)",
 }
 PERCENT_COLUMNS = ("reported", "mean_accuracy", "accuracy", "std_accuracy", "floor", "per_seed")
 
@@ -123,6 +126,36 @@ def across_profiles(configurations, records_by_profile, reported):
     table = pd.DataFrame(rows, columns=["configuration", "source", "protocol", "n", "mean_accuracy", "std_accuracy",
                                         "floor"]).rename(columns={"mean_accuracy": "accuracy"})
     return table.sort_values("configuration", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+
+
+def last_epoch_change(record):
+    """Points the test accuracy (the per-epoch curve's) moved in a run's last epoch; NaN for a one-epoch run."""
+    if len(record.history) < 2:
+        return math.nan
+    return 100 * (record.history[-1].test_accuracy - record.history[-2].test_accuracy)
+
+
+def seed_noise(records_by_profile):
+    """Per profile, how noisy one run's final accuracy is: the seed-to-seed SD within a configuration (pooled over
+    the configurations with two or more seeds) beside the test-set floor, and how far the last epoch still moved.
+
+    The SD is what a comparison's interval is made of; the last-epoch move says whether a run ended where the
+    network converged (an annealed run) or wherever its last epoch left it (a constant learning rate).
+    """
+    rows = []
+    for profile, records in records_by_profile.items():
+        groups = [[r.accuracy for r in select(records, c)] for c in dict.fromkeys(r.configuration for r in records)]
+        groups = [g for g in groups if len(g) >= 2]
+        if not groups:
+            continue
+        df = sum(len(g) - 1 for g in groups)
+        pooled_sd = math.sqrt(sum((len(g) - 1) * pd.Series(g).var() for g in groups) / df)
+        mean = sum(r.accuracy for r in records) / len(records)
+        moves = pd.Series([last_epoch_change(r) for r in records]).dropna()
+        rows.append(dict(profile=profile.name, protocol=protocol(profile), runs=len(records), std_accuracy=pooled_sd,
+                         floor=sampling_floor(mean, profile.test_images or 10_000),
+                         last_epoch=f"{moves.min():+.2f} to {moves.max():+.2f}" if len(moves) else "n/a"))
+    return pd.DataFrame(rows, columns=["profile", "protocol", "runs", "std_accuracy", "floor", "last_epoch"])
 
 
 def comparison_table(records, pairs, target=None, reported=None, pooled=True):

@@ -66,3 +66,34 @@ def test_accuracy_table_keeps_seeds_with_every_configuration():
     assert accuracy_table(records).columns.tolist() == [A.label, B.label]
     with pytest.raises(ValueError, match="two seeds"):
         two_way(table_records({A: [1], B: [2]}), [A, B])
+
+
+def test_seed_noise_pools_the_spread_within_configurations_by_hand():
+    from cbam_helpers.profiles import ANNEALED, CPU
+    from cbam_helpers.tables import seed_noise
+    from fakes import C, fake_record
+
+    cpu = [fake_record(A, s, a, curve=[a - 2, a]) for s, a in enumerate([60.0, 62.0, 64.0])]
+    cpu += [fake_record(B, s, a, curve=[a + 1, a]) for s, a in enumerate([61.0, 61.0])]
+    cpu += [fake_record(C, 0, 70.0)]  # one seed: no spread, left out of the pooled SD
+    annealed = [fake_record(A, s, a, profile=ANNEALED, curve=[a, a]) for s, a in enumerate([80.0, 80.2])]
+    table = seed_noise({CPU: cpu, ANNEALED: annealed})
+    # pooled variance: (2 * 4 + 1 * 0) / (2 + 1); A's variance is 4, B's 0
+    assert table.loc[0, "std_accuracy"] == pytest.approx(math.sqrt(8 / 3))
+    assert table.loc[0, "runs"] == 6 and table.loc[0, "last_epoch"] == "-1.00 to +2.00"
+    assert table.loc[0, "floor"] == pytest.approx(sampling_floor(378 / 6))
+    assert table.loc[1, "std_accuracy"] == pytest.approx(math.sqrt(0.02)) and table.loc[1, "last_epoch"] == "+0.00 to +0.00"
+    assert seed_noise({CPU: [fake_record(A, 0, 60.0)]}).empty  # no configuration with two seeds
+
+
+def test_seed_noise_statement_by_hand():
+    import pandas as pd
+
+    from cbam_helpers.report import seed_noise_statement
+
+    table = pd.DataFrame([dict(profile="cpu", protocol="", runs=6, std_accuracy=1.5, floor=0.5,
+                               last_epoch="+0.81 to +4.03")])
+    text = seed_noise_statement(table)
+    # sd of a difference: sqrt(2) * 1.5 = 2.12; seeds_needed(2.12, 0.5) by the same rule as its own test
+    assert text.startswith("On `cpu` one run's accuracy varies") and "3.0 times the test-set floor of 0.50" in text
+    assert f"SD of 2.12, and an interval of ±0.5 would take {seeds_needed(math.sqrt(2) * 1.5, 0.5)} seeds" in text
