@@ -345,3 +345,37 @@ def seed_noise_statement(table):
                      f"such runs has an SD of {sd_difference:.2f}, and an interval of ±0.5 would take {needed}")
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."
+
+
+def epoch_closed(record, threshold=0.1):
+    """The first epoch from which the gate scored every extra channel below ``threshold`` in every later epoch too;
+    ``None`` when it never did (or the run recorded no scores)."""
+    closed = None
+    for epoch in record.history:
+        if epoch.attention is None or max(epoch.attention[3:]) >= threshold:
+            closed = None
+        elif closed is None:
+            closed = epoch.epoch
+    return closed
+
+
+def noise_gate_statement(records, configuration, threshold=0.1):
+    """In how many seeds the input gate closed the noise channels (every score below ``threshold``), from which
+    epoch, and how far apart its final scores on RGB and on noise sit."""
+    runs = [r for r in select(records, configuration) if r.attention is not None]
+    if not runs:
+        return f"No run of `{configuration.label}` recorded the gate's scores."
+    epochs = [epoch_closed(r, threshold) for r in runs]
+    closed = [e for e in epochs if e is not None]
+    profile = runs[0].profile
+    seeds = ", ".join(str(r.seed) for r in runs)
+    text = (f"On the `{profile.name}` profile the input gate closed the noise channels (every score below "
+            f"{threshold:g} to the end of training) in **{len(closed)} of {len(runs)} seeds** (seed"
+            f"{'s' if len(runs) > 1 else ''} {seeds})")
+    if closed:
+        text += (f", from epoch {min(closed)}" if min(closed) == max(closed)
+                 else f", from epoch {min(closed)} to {max(closed)}") + f" of {profile.epochs}"
+    noise = max(max(r.attention[3:]) for r in runs)
+    rgb = min(min(r.attention[:3]) for r in runs)
+    return text + (f". After the last epoch its scores are at most {noise:.3f} on any noise channel and at least "
+                   f"{rgb:.3f} on any RGB channel, in every seed.")

@@ -210,3 +210,24 @@ def test_claims_statement_gives_each_claim_its_verdict_and_the_posts_gap():
     assert "- **B helps: supported**" in text and "+1.00 points, [+0.75, +1.25] over 3 seeds" in text
     assert "the post's single runs: +2.00, which lies outside our interval" in text
     assert "- **C helps: bounded**" in text and "+0.30, which lies inside our interval" in text
+
+
+def test_noise_gate_statement_counts_seeds_and_the_epoch_the_gate_closed():
+    from dataclasses import replace
+
+    from cbam_helpers.report import epoch_closed, noise_gate_statement
+
+    def gated(seed, scores_per_epoch):
+        record = fake_record(GATED, seed, 80.0, curve=[80.0] * len(scores_per_epoch), attention=scores_per_epoch[-1])
+        history = tuple(replace(e, attention=s) for e, s in zip(record.history, scores_per_epoch))
+        return replace(record, history=history)
+
+    rgb = [0.9, 0.95, 0.97]
+    early = gated(0, [rgb + [0.05, 0.2, 0.05], rgb + [0.05, 0.05, 0.05], rgb + [0.02, 0.03, 0.01]])
+    reopened = gated(1, [rgb + [0.05, 0.05, 0.05], rgb + [0.3, 0.05, 0.05], rgb + [0.04, 0.05, 0.06]])
+    never = gated(2, [rgb + [0.5, 0.5, 0.5]] * 3)
+    assert epoch_closed(early) == 2 and epoch_closed(reopened) == 3 and epoch_closed(never) is None
+    text = noise_gate_statement([early, reopened], GATED)
+    assert "in **2 of 2 seeds** (seeds 0, 1), from epoch 2 to 3 of 6" in text
+    assert "at most 0.060 on any noise channel and at least 0.900 on any RGB channel" in text
+    assert "in **2 of 3 seeds**" in noise_gate_statement([early, reopened, never], GATED)
