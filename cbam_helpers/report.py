@@ -370,7 +370,7 @@ def noise_gate_statement(records, configuration, threshold=0.1):
     profile = runs[0].profile
     seeds = ", ".join(str(r.seed) for r in runs)
     text = (f"On the `{profile.name}` profile the input gate closed the noise channels (every score below "
-            f"{threshold:g} to the end of training) in **{len(closed)} of {len(runs)} seeds** (seed"
+            f"{threshold:g} to the end of training) in **{len(closed)} of {len(runs)} seed{'s' if len(runs) > 1 else ''}** (seed"
             f"{'s' if len(runs) > 1 else ''} {seeds})")
     if closed:
         text += (f", from epoch {min(closed)}" if min(closed) == max(closed)
