@@ -369,7 +369,7 @@ def noise_gate_statement(records, configuration, threshold=0.1):
     closed = [e for e in epochs if e is not None]
     profile = runs[0].profile
     seeds = ", ".join(str(r.seed) for r in runs)
-    text = (f"On the `{profile.name}` profile the input gate closed the noise channels (every score below "
+    text = (f"On the `{profile.name}` profile the gate of `{configuration.label}` closed the noise channels (every score below "
             f"{threshold:g} to the end of training) in **{len(closed)} of {len(runs)} seed{'s' if len(runs) > 1 else ''}** (seed"
             f"{'s' if len(runs) > 1 else ''} {seeds})")
     if closed:
