@@ -4,7 +4,8 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PROFILE ?= cpu
+# empty: each chapter shows its own profile (experiments.shown_profile); `make notebooks PROFILE=cpu` forces one
+PROFILE ?=
 # The offline CIFAR-10 copy beside the repository, when there is one; otherwise torchvision downloads.
 SHARED_DATA := $(wildcard ../shared/data/cifar10-jpeg.tar.gz)
 ifneq ($(SHARED_DATA),)
@@ -38,10 +39,10 @@ book-strict: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -n -W --keep-going
 
 notebooks: $(STAMP)
-	for nb in $(CHAPTERS); do CBAM_PROFILE=$(PROFILE) MPLBACKEND=module://matplotlib_inline.backend_inline $(VENV)/bin/jupyter-execute --inplace --timeout=-1 $$nb || exit 1; done
+	for nb in $(CHAPTERS); do $(if $(PROFILE),CBAM_PROFILE=$(PROFILE)) MPLBACKEND=module://matplotlib_inline.backend_inline $(VENV)/bin/jupyter-execute --inplace --timeout=-1 $$nb || exit 1; done
 
 reproduce: $(STAMP)
-	$(PY) -m cbam_helpers reproduce --profile $(PROFILE) --seeds 0
+	$(PY) -m cbam_helpers reproduce $(if $(PROFILE),--profile $(PROFILE)) --seeds 0
 
 bench: $(STAMP)
 	$(PY) -m cbam_helpers bench
