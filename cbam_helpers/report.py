@@ -379,3 +379,21 @@ def noise_gate_statement(records, configuration, threshold=0.1):
     rgb = min(min(r.attention[:3]) for r in runs)
     return text + (f". After the last epoch its scores are at most {noise:.3f} on any noise channel and at least "
                    f"{rgb:.3f} on any RGB channel, in every seed.")
+
+
+def stem_statement(table, weight_decay):
+    """How the stem's noise-to-RGB weight ratio moved from the first epoch to the last, per configuration (the mean
+    over seeds of a :func:`~cbam_helpers.tables.stem_ratio_table`), and what weight decay does to it."""
+    if table.empty:
+        return "No run of this profile recorded the stem's weight norms."
+    first, last = table.columns[2], table.columns[3]
+    means = table.groupby("configuration", sort=False)[[first, last]].mean()
+    counts = table.groupby("configuration", sort=False)["seed"].count()
+    parts = [f"`{name}` from {row[first]:.2f} {first} to {row[last]:.2f} {last} ({counts[name]} seed"
+             f"{'s' if counts[name] > 1 else ''})" for name, row in means.iterrows()]
+    text = "Noise-to-RGB weight ratio of the stem, mean over seeds: " + "; ".join(parts) + "."
+    if weight_decay:
+        text += (f" This profile applies weight decay ({weight_decay:g}) to every convolution weight, so a weight that "
+                 "gets no gradient shrinks anyway: behind a closed gate the stem's noise weights fall too, and the "
+                 "ratio alone does not say which of gate and stem suppressed the noise.")
+    return text

@@ -231,3 +231,18 @@ def test_noise_gate_statement_counts_seeds_and_the_epoch_the_gate_closed():
     assert "in **2 of 2 seeds** (seeds 0, 1), from epoch 2 to 3 of 6" in text
     assert "at most 0.060 on any noise channel and at least 0.900 on any RGB channel" in text
     assert "in **2 of 3 seeds**" in noise_gate_statement([early, reopened, never], GATED)
+
+
+def test_stem_statement_averages_over_seeds_and_names_weight_decay():
+    import pandas as pd
+
+    from cbam_helpers.report import stem_statement
+
+    table = pd.DataFrame([dict(configuration="gated", seed=0, **{"after epoch 1": 0.6, "after epoch 8": 0.3}),
+                          dict(configuration="gated", seed=1, **{"after epoch 1": 0.8, "after epoch 8": 0.5}),
+                          dict(configuration="plain", seed=0, **{"after epoch 1": 0.9, "after epoch 8": 0.2})])
+    text = stem_statement(table, weight_decay=5e-4)
+    assert "`gated` from 0.70 after epoch 1 to 0.40 after epoch 8 (2 seeds)" in text
+    assert "`plain` from 0.90 after epoch 1 to 0.20 after epoch 8 (1 seed)" in text and "weight decay (0.0005)" in text
+    assert "decay" not in stem_statement(table, weight_decay=0.0)
+    assert "No run" in stem_statement(table.iloc[:0], 0.0)
