@@ -386,11 +386,12 @@ def stem_statement(table, weight_decay):
     over seeds of a :func:`~cbam_helpers.tables.stem_ratio_table`), and what weight decay does to it."""
     if table.empty:
         return "No run of this profile recorded the stem's weight norms."
-    first, last = table.columns[2], table.columns[3]
-    means = table.groupby("configuration", sort=False)[[first, last]].mean()
+    first, last = table.columns[2], table.columns[-1]  # one column when the runs trained a single epoch
+    means = table.groupby("configuration", sort=False)[list(dict.fromkeys((first, last)))].mean()
     counts = table.groupby("configuration", sort=False)["seed"].count()
-    parts = [f"`{name}` from {row[first]:.2f} {first} to {row[last]:.2f} {last} ({counts[name]} seed"
-             f"{'s' if counts[name] > 1 else ''})" for name, row in means.iterrows()]
+    parts = [(f"`{name}` from {row[first]:.2f} {first} to {row[last]:.2f} {last}" if first != last else
+              f"`{name}` {row[first]:.2f} {first}") + f" ({counts[name]} seed{'s' if counts[name] > 1 else ''})"
+             for name, row in means.iterrows()]
     text = "Noise-to-RGB weight ratio of the stem, mean over seeds: " + "; ".join(parts) + "."
     if weight_decay:
         text += (f" This profile applies weight decay ({weight_decay:g}) to every convolution weight, so a weight that "

@@ -246,3 +246,5 @@ def test_stem_statement_averages_over_seeds_and_names_weight_decay():
     assert "`plain` from 0.90 after epoch 1 to 0.20 after epoch 8 (1 seed)" in text and "weight decay (0.0005)" in text
     assert "decay" not in stem_statement(table, weight_decay=0.0)
     assert "No run" in stem_statement(table.iloc[:0], 0.0)
+    one_epoch = table.drop(columns="after epoch 8")  # a one-epoch run's table has a single ratio column
+    assert "`gated` 0.70 after epoch 1 (2 seeds)" in stem_statement(one_epoch, 0.0)
