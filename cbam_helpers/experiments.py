@@ -48,9 +48,10 @@ CLAIMS = (Claim("attention last helps", BASELINE, LAST, "higher"),
           Claim("attention first reaches the RGB baseline", BASELINE, FIRST_ON_NOISE, "equal"))
 """The post's claims, each judged by :func:`~cbam_helpers.report.claim_verdict`."""
 
-CONTROLS = (("last gate - same-size residual MLP", LAST_RESIDUAL_MLP, LAST),
-            ("input gate - matched constant gate, on noise", FIRST_CONSTANT_ON_NOISE, FIRST_ON_NOISE))
-"""What the annealed profile's two controls separate: gating from capacity, looking at the image from not."""
+CONTROLS = (Claim("last gate - same-size residual MLP", LAST_RESIDUAL_MLP, LAST, "higher"),
+            Claim("input gate - matched constant gate, on noise", FIRST_CONSTANT_ON_NOISE, FIRST_ON_NOISE, "higher"))
+"""What the annealed profile's two controls separate: gating from capacity, looking at the image from not. Each is
+judged as the claim that the gate adds something its control does not (``bounded``: at most the interval's end)."""
 
 QUESTIONS = {
     "descriptors": (("average - none", BASELINE, BLOCKS_AVG), ("max - none", BASELINE, BLOCKS_MAX),

@@ -308,6 +308,14 @@ CLAIM_MEANINGS = {
 }
 
 
+EQUAL_CLAIM_MEANINGS = dict(
+    CLAIM_MEANINGS,
+    supported=f"the interval holds zero and lies within +-{DECISIVE_HALF_WIDTH} points: any gap is smaller than that",
+    contradicted="the interval excludes zero: the gap is real",
+    undecided=f"the interval holds zero but reaches beyond +-{DECISIVE_HALF_WIDTH} points: more seeds needed",
+)
+
+
 def claims_statement(table, records):
     """Each of the post's claims in one line: its verdict on this profile, our gap and interval, the post's gap.
 
@@ -317,11 +325,12 @@ def claims_statement(table, records):
     profile = records[0].profile.name
     lines = [f"On the `{profile}` profile, judged by the paired 95% interval:", ""]
     for row in table.itertuples():
+        meaning = (EQUAL_CLAIM_MEANINGS if row.expected == "equal" else CLAIM_MEANINGS)[row.claim]
         seeds = f"{row.n} seed{'s' if row.n > 1 else ''}"
         ours = f"{row.mean_difference:+.2f} points, {row.interval}" if row.n >= 2 else f"{row.mean_difference:+.2f} points"
         inside = {"yes": ", which lies inside our interval", "no": ", which lies outside our interval"}.get(
             row.reported_inside, "")
-        lines.append(f"- **{row.comparison}: {row.claim}** ({CLAIM_MEANINGS[row.claim]}). Ours {ours} over {seeds}; "
+        lines.append(f"- **{row.comparison}: {row.claim}** ({meaning}). Ours {ours} over {seeds}; "
                      f"the post's single runs: {row.reported_gap:+.2f}{inside}.")
     lines += ["", convergence_note(records)]
     return "\n".join(lines)

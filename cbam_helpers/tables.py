@@ -29,7 +29,7 @@ HEADERS = {
     "floor": "test-set floor",
     "p": "p",
     "verdict": "verdict",
-    "claim": "the post's claim",
+    "claim": "claim's verdict",
     "reported_inside": "post's gap in interval",
     "parameters": "parameters",
     "reported_gap": "post's gap",
@@ -186,7 +186,7 @@ def comparison_table(records, pairs, target=None, reported=None, pooled=True):
                    ci_low=low, ci_high=high)
         expected = getattr(pair, "expected", None)
         if expected is not None:
-            row["claim"] = claim_verdict(c, expected)
+            row.update(claim=claim_verdict(c, expected), expected=expected)
         if layout is not None:
             _, (pooled_low, pooled_high) = layout.difference(baseline, treatment)
             row["pooled_interval"] = f"[{pooled_low:+.2f}, {pooled_high:+.2f}]"
@@ -217,7 +217,7 @@ def parameters_table(records):
     return table
 
 
-def show(frame, caption, drop=("ci_low", "ci_high", "per_seed", "p")):
+def show(frame, caption, drop=("ci_low", "ci_high", "per_seed", "p", "expected")):
     """A table as a reader should see it: worded headers, two decimals, no index, a caption, within a page's width.
 
     ``drop`` leaves out columns a reader rarely needs on the page (every seed's accuracy is in the records, and

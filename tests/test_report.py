@@ -210,6 +210,9 @@ def test_claims_statement_gives_each_claim_its_verdict_and_the_posts_gap():
     assert "- **B helps: supported**" in text and "+1.00 points, [+0.75, +1.25] over 3 seeds" in text
     assert "the post's single runs: +2.00, which lies outside our interval" in text
     assert "- **C helps: bounded**" in text and "+0.30, which lies inside our interval" in text
+    text = claims_statement(comparison_table(records, [Claim("C matches", A, C, "equal")], reported={A: 84.0, C: 84.3}),
+                            records)
+    assert "- **C matches: supported** (the interval holds zero and lies within +-0.6 points" in text
 
 
 def test_noise_gate_statement_counts_seeds_and_the_epoch_the_gate_closed():
