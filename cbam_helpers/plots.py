@@ -4,11 +4,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .analysis import sampling_floor
 from .batches import InputSpec
 from .records import select
 from .report import compare, extra_channel_scores
-from .tables import history_frame, last_epoch_change
+from .tables import history_frame, seed_noise as seed_noise_table
 
 CHANNEL_NAMES = InputSpec(3).channel_names
 
@@ -237,16 +236,16 @@ def stem_norms(records, title):
 def seed_noise(records_by_profile, title):
     """Why a profile can or cannot decide, in two panels: each run's final accuracy as its distance from its
     configuration's mean (the seed spread; grey, the test-set floor), and how far its last epoch moved it."""
-    rows, floors = [], {}
+    rows = []
     for profile, records in records_by_profile.items():
         for configuration in dict.fromkeys(r.configuration for r in records):
             runs = select(records, configuration)
             mean = np.mean([r.accuracy for r in runs])
             rows += [dict(profile=profile.name, configuration=configuration.label, spread=r.accuracy - mean,
-                          last_epoch=last_epoch_change(r)) for r in runs if len(runs) >= 2]
-        if records:
-            floors[profile.name] = sampling_floor(np.mean([r.accuracy for r in records]), profile.test_images or 10_000)
+                          last_epoch=r.last_epoch_change) for r in runs if len(runs) >= 2]
     frame = pd.DataFrame(rows)
+    table = seed_noise_table(records_by_profile)  # the same profiles' floors, as the chapter's table shows them
+    floors = dict(zip(table["profile"], table["floor"]))
     profiles = list(dict.fromkeys(frame["profile"]))
     height = 0.8 * len(profiles) + 2.2
     fig, axes = plt.subplots(1, 2, figsize=(9, height), sharey=True)

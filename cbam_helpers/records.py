@@ -4,6 +4,7 @@ A record is looked up by its configuration: asking for a run that exists returns
 training. Records are written atomically, so an interrupted run never leaves half a record.
 """
 import json
+import math
 import os
 import platform
 import time
@@ -116,6 +117,13 @@ class Record:
     @property
     def last_epoch(self) -> Epoch:
         return self.history[-1]
+
+    @property
+    def last_epoch_change(self):
+        """Points the per-epoch test accuracy moved in the last epoch; NaN for a one-epoch run."""
+        if len(self.history) < 2:
+            return math.nan
+        return 100 * (self.history[-1].test_accuracy - self.history[-2].test_accuracy)
 
 
 def writable_results():

@@ -105,9 +105,6 @@ DECISIVE_HALF_WIDTH = 0.6
 """Points: an interval at most this wide on each side is narrow enough to bound an effect of the size the post
 reports (0.6 to 0.9 points), so that a claim it does not support is bounded rather than left undecided."""
 
-CLAIM_VERDICTS = ("supported", "contradicted", "bounded", "undecided", "one seed")
-
-
 def claim_verdict(comparison, expected, margin=DECISIVE_HALF_WIDTH):
     """What a :class:`PairedComparison` says of a claim that its gap is ``"higher"``, ``"lower"`` or ``"equal"`` (zero).
 
@@ -176,7 +173,7 @@ def gap_statement(records, baseline, treatment):
 
 def convergence_note(records):
     """How much the runs still gained in their last epoch: how far from converged a profile's accuracies are."""
-    gains = [100 * (r.history[-1].test_accuracy - r.history[-2].test_accuracy) for r in records if len(r.history) >= 2]
+    gains = [r.last_epoch_change for r in records if len(r.history) >= 2]
     profile = records[0].profile
     if not gains:
         return f"The `{profile.name}` profile trains for one epoch: its accuracies say nothing about convergence."

@@ -128,13 +128,6 @@ def across_profiles(configurations, records_by_profile, reported):
     return table.sort_values("configuration", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
 
 
-def last_epoch_change(record):
-    """Points the test accuracy (the per-epoch curve's) moved in a run's last epoch; NaN for a one-epoch run."""
-    if len(record.history) < 2:
-        return math.nan
-    return 100 * (record.history[-1].test_accuracy - record.history[-2].test_accuracy)
-
-
 def seed_noise(records_by_profile):
     """Per profile, how noisy one run's final accuracy is: the seed-to-seed SD within a configuration (pooled over
     the configurations with two or more seeds) beside the test-set floor, and how far the last epoch still moved.
@@ -151,7 +144,7 @@ def seed_noise(records_by_profile):
         df = sum(len(g) - 1 for g in groups)
         pooled_sd = math.sqrt(sum((len(g) - 1) * pd.Series(g).var() for g in groups) / df)
         mean = sum(r.accuracy for r in records) / len(records)
-        moves = pd.Series([last_epoch_change(r) for r in records]).dropna()
+        moves = pd.Series([r.last_epoch_change for r in records]).dropna()
         rows.append(dict(profile=profile.name, protocol=protocol(profile), runs=len(records), std_accuracy=pooled_sd,
                          floor=sampling_floor(mean, profile.test_images or 10_000),
                          last_epoch=f"{moves.min():+.2f} to {moves.max():+.2f}" if len(moves) else "n/a"))
