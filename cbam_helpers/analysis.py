@@ -53,6 +53,14 @@ def seeds_needed(sd_difference, half_width=0.5, configurations=None, confidence=
     raise ValueError(f"more than {most} seeds would be needed for +-{half_width} at sd_difference {sd_difference}")
 
 
+def seeds_for(sd_difference, half_width=0.5):
+    """:func:`seeds_needed` (paired), or infinity where even a thousand seeds would not do."""
+    try:
+        return seeds_needed(sd_difference, half_width)
+    except ValueError:
+        return math.inf
+
+
 def accuracy_table(records, configurations=None):
     """Accuracy in %, one row per seed and one column per configuration (headed by its label), complete seeds only."""
     wanted = list(dict.fromkeys(r.configuration for r in records)) if configurations is None else list(configurations)

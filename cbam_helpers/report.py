@@ -336,15 +336,13 @@ def claims_statement(table, records):
 def seed_noise_statement(table):
     """One sentence per profile of a :func:`~cbam_helpers.tables.seed_noise` table: its seed SD against its floor,
     and the seeds a +-0.5-point paired interval would need if same-seed runs were independent."""
-    from .analysis import seeds_needed  # analysis imports this module's t quantile
+    from .analysis import seeds_for  # analysis imports this module's t quantile
 
     parts = []
     for row in table.itertuples():
         sd_difference = math.sqrt(2) * row.std_accuracy
-        try:
-            needed = f"{seeds_needed(sd_difference, 0.5)} seeds"
-        except ValueError:
-            needed = "more than a thousand seeds"
+        seeds = seeds_for(sd_difference, 0.5)
+        needed = f"{seeds} seeds" if math.isfinite(seeds) else "more than a thousand seeds"
         parts.append(f"on `{row.profile}` one run's accuracy varies from seed to seed with an SD of "
                      f"{row.std_accuracy:.2f} points, {row.std_accuracy / row.floor:.1f} times the test-set floor of "
                      f"{row.floor:.2f}, and its last epoch moved its per-epoch curve by {row.last_epoch} points; a difference of two "

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from .analysis import sampling_floor, seeds_needed, two_way
+from .analysis import sampling_floor, seeds_for, two_way
 from .profiles import FULL
 from .records import select
 from .report import claim_verdict, compare
@@ -193,13 +193,6 @@ def comparison_table(records, pairs, target=None, reported=None, pooled=True):
         rows.append(row)
     return pd.DataFrame(rows)
 
-
-def seeds_for(sd_difference, target):
-    """:func:`~cbam_helpers.analysis.seeds_needed`, or infinity beyond a thousand seeds."""
-    try:
-        return seeds_needed(sd_difference, target)
-    except ValueError:
-        return math.inf
 
 
 def parameters_table(records):

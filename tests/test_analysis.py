@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from cbam_helpers.analysis import (accuracy_table, interval_half_width, sampling_floor, seeds_needed, two_way)
+from cbam_helpers.analysis import (accuracy_table, interval_half_width, sampling_floor, seeds_for, seeds_needed,
+                                   two_way)
 
 
 from fakes import A, B, runs
@@ -39,6 +40,11 @@ def test_seeds_needed_is_the_smallest_that_reaches_the_target():
         seeds_needed(10.0, 0.01, most=50)
     with pytest.raises(ValueError):
         seeds_needed(1.0, 0.0)
+
+
+def test_seeds_for_is_seeds_needed_or_infinity():
+    assert seeds_for(0.5, 0.5) == 7  # the paired case above
+    assert seeds_for(100.0, 0.01) == math.inf  # beyond a thousand seeds: said, not raised
 
 
 def test_two_way_layout_by_hand():
