@@ -298,18 +298,18 @@ def extra_channel_statement(records, configuration):
 CLAIM_MEANINGS = {
     "supported": "the interval excludes zero on the side the post claims",
     "contradicted": "the interval excludes zero on the other side",
-    "bounded": f"the interval holds zero and is at most +-{DECISIVE_HALF_WIDTH} points wide: no effect found, and "
+    "bounded": f"the interval holds zero and is at most ±{DECISIVE_HALF_WIDTH} points wide: no effect found, and "
                "none beyond its ends",
-    "undecided": f"the interval holds zero and is wider than +-{DECISIVE_HALF_WIDTH} points: more seeds needed",
+    "undecided": f"the interval holds zero and is wider than ±{DECISIVE_HALF_WIDTH} points: more seeds needed",
     "one seed": "one run each, no interval",
 }
 
 
 EQUAL_CLAIM_MEANINGS = dict(
     CLAIM_MEANINGS,
-    supported=f"the interval holds zero and lies within +-{DECISIVE_HALF_WIDTH} points: any gap is smaller than that",
+    supported=f"the interval holds zero and lies within ±{DECISIVE_HALF_WIDTH} points: any gap is smaller than that",
     contradicted="the interval excludes zero: the gap is real",
-    undecided=f"the interval holds zero but reaches beyond +-{DECISIVE_HALF_WIDTH} points: more seeds needed",
+    undecided=f"the interval holds zero but reaches beyond ±{DECISIVE_HALF_WIDTH} points: more seeds needed",
 )
 
 
@@ -317,7 +317,8 @@ def claims_statement(table, records):
     """Each of the post's claims in one line: its verdict on this profile, our gap and interval, the post's gap.
 
     ``table`` is a :func:`~cbam_helpers.tables.comparison_table` of :data:`~cbam_helpers.experiments.CLAIMS`
-    with the post's accuracies as ``reported``.
+    with the post's accuracies as ``reported``; with a ``target`` too, an undecided claim says how many seeds an
+    interval that narrow would take.
     """
     profile = records[0].profile.name
     lines = [f"On the `{profile}` profile, judged by the paired 95% interval:", ""]
@@ -327,8 +328,13 @@ def claims_statement(table, records):
         ours = f"{row.mean_difference:+.2f} points, {row.interval}" if row.n >= 2 else f"{row.mean_difference:+.2f} points"
         inside = {"yes": ", which lies inside our interval", "no": ", which lies outside our interval"}.get(
             row.reported_inside, "")
+        needed = getattr(row, "seeds_needed", math.nan)
+        more = ""
+        if row.claim == "undecided" and row.n >= 2 and needed > row.n:
+            more = (f" At the spread of these differences, an interval of ±{row.target:g} would take "
+                    + (f"{needed:.0f} seeds." if math.isfinite(needed) else "more than a thousand seeds."))
         lines.append(f"- **{row.comparison}: {row.claim}** ({meaning}). Ours {ours} over {seeds}; "
-                     f"the post's single runs: {row.reported_gap:+.2f}{inside}.")
+                     f"the post's single runs: {row.reported_gap:+.2f}{inside}.{more}")
     lines += ["", convergence_note(records)]
     return "\n".join(lines)
 

@@ -33,7 +33,7 @@ HEADERS = {
     "reported_inside": "post's gap in interval",
     "parameters": "parameters",
     "reported_gap": "post's gap",
-    "seeds_needed": "seeds for ±0.5",
+    "seeds_needed": "seeds needed",
     "profile": "profile",
     "runs": "runs",
     "last_epoch": "last epoch moved (points)",
@@ -160,18 +160,17 @@ def comparison_table(records, pairs, target=None, reported=None, pooled=True):
 
     With ``pooled``, where the records hold at least three configurations at two or more common seeds, also the
     interval from the pooled error term of the two-way layout over all of them (:class:`~cbam_helpers.analysis.TwoWay`).
+    ``pooled`` may instead be groups of configurations (the experiments): each pair is then pooled over the first
+    group that holds both its sides, so that a configuration of another experiment, with a spread of its own, does
+    not enter its error term. (With two configurations the pooled interval is the paired one.)
     With ``target`` (points), a column of the seeds a paired interval of +-``target`` would need at the measured
     spread of the differences; with ``reported`` (accuracies by configuration), the gap that source reported.
     """
-    layout = None
-    if pooled and len({r.configuration for r in records}) >= 3:
-        try:
-            layout = two_way(records)
-        except ValueError:  # fewer than two seeds with every configuration
-            layout = None
+    layouts = {}
     rows = []
     for pair in pairs:
         name, baseline, treatment = pair[:3]
+        layout = pooled_layout(records, pooled, baseline, treatment, layouts)
         c = compare(records, baseline, treatment)
         low, high = c.interval
         row = dict(comparison=name, n=c.n, mean_difference=c.mean,
@@ -190,9 +189,30 @@ def comparison_table(records, pairs, target=None, reported=None, pooled=True):
                 row["reported_inside"] = "n/a" if c.n < 2 else "yes" if low <= gap <= high else "no"
         if target is not None:
             row["seeds_needed"] = seeds_for(c.sd, target) if c.n >= 2 else math.nan
+            row["target"] = target
         rows.append(row)
     return pd.DataFrame(rows)
 
+
+
+def pooled_layout(records, pooled, baseline, treatment, cache):
+    """The two-way layout whose error term a pair's pooled interval uses (see :func:`comparison_table`), or None."""
+    if not pooled:
+        return None
+    if pooled is True:
+        group = tuple(dict.fromkeys(r.configuration for r in records))
+        if len(group) < 3:
+            return None
+    else:
+        group = next((tuple(g) for g in pooled if baseline in g and treatment in g), None)
+        if group is None:
+            return None
+    if group not in cache:
+        try:
+            cache[group] = two_way(records, group)
+        except ValueError:  # fewer than two seeds with every configuration of the group
+            cache[group] = None
+    return cache[group]
 
 
 def parameters_table(records):
@@ -209,13 +229,17 @@ def show(frame, caption, drop=("ci_low", "ci_high", "per_seed", "p", "expected")
     ``drop`` leaves out columns a reader rarely needs on the page (every seed's accuracy is in the records, and
     the paired figure shows every seed's difference); pass ``drop=()`` to keep them all.
     """
+    headers = dict(HEADERS)
+    if "target" in frame.columns:  # the seeds column of a comparison table is headed by the width it aims at
+        headers["seeds_needed"] = f"seeds for ±{frame['target'].iloc[0]:g}"
+        frame = frame.drop(columns="target")
     frame = frame.drop(columns=[c for c in drop if c in frame.columns])
     formats = {HEADERS.get(c, c): "{:.2f}" for c in PERCENT_COLUMNS if c in frame.columns and c != "per_seed"}
     formats.update({HEADERS["mean_difference"]: "{:+.2f}", HEADERS["p"]: "{:.2f}", HEADERS["parameters"]: "{:,}",
-                    HEADERS["reported_gap"]: "{:+.2f}", HEADERS["seeds_needed"]: "{:.0f}"})
+                    HEADERS["reported_gap"]: "{:+.2f}", headers["seeds_needed"]: "{:.0f}"})
     formats.update({c: "{:.2f}" for c in frame.columns if c.startswith(("after epoch", "reported by the"))
                     and c not in HEADERS})
-    frame = frame.rename(columns=HEADERS)
+    frame = frame.rename(columns=headers)
     formats = {k: v for k, v in formats.items() if k in frame.columns}
     unbroken = [HEADERS[c] for c in ("interval", "pooled_interval", "per_seed") if HEADERS[c] in frame.columns]
     # spacing and type size come from the book's stylesheet (_static/tables.css)

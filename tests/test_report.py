@@ -1,5 +1,6 @@
 import math
 
+import pandas as pd
 import pytest
 
 from cbam_helpers.configs import FIRST_ON_GRAY, FIRST_ON_NOISE, LAST
@@ -165,6 +166,19 @@ def test_pooled_interval_sits_beside_the_paired_one_by_hand():
     assert "pooled_interval" not in comparison_table(runs(A, [1, 2]) + runs(B, [2, 3]), [("b - a", A, B)])
 
 
+def test_pooled_over_groups_uses_only_the_pairs_own_experiment():
+    # NOISY is a configuration of another experiment with a wild spread; pooled over its group only, b - a keeps the
+    # error term of the three-configuration layout above, and a group of two gives back the paired interval
+    records = runs(A, [1, 2, 3]) + runs(B, [2, 4, 3]) + runs(C, [1, 3, 2]) + runs(NOISY, [10, -10, 30])
+    alone = comparison_table(records[:9], [("b - a", A, B)]).loc[0, "pooled_interval"]
+    pairs = [("b - a", A, B), ("noisy - a", A, NOISY), ("c - noisy", NOISY, C)]
+    grouped = comparison_table(records, pairs, pooled=[(A, B, C), (A, NOISY)])
+    assert grouped.loc[0, "pooled_interval"] == alone
+    assert comparison_table(records, [("b - a", A, B)]).loc[0, "pooled_interval"] != alone  # its spread enters
+    assert grouped.loc[1, "pooled_interval"] == grouped.loc[1, "interval"]  # two configurations: paired
+    assert pd.isna(grouped.loc[2, "pooled_interval"])  # no group holds both
+
+
 def test_claim_verdicts_by_hand():
     from cbam_helpers.report import claim_verdict
 
@@ -212,7 +226,25 @@ def test_claims_statement_gives_each_claim_its_verdict_and_the_posts_gap():
     assert "- **C helps: bounded**" in text and "+0.30, which lies inside our interval" in text
     text = claims_statement(comparison_table(records, [Claim("C matches", A, C, "equal")], reported={A: 84.0, C: 84.3}),
                             records)
-    assert "- **C matches: supported** (the interval holds zero and lies within +-0.6 points" in text
+    assert "- **C matches: supported** (the interval holds zero and lies within ±0.6 points" in text
+
+
+def test_an_undecided_claim_says_the_seeds_it_would_take():
+    from cbam_helpers.analysis import seeds_needed
+    from cbam_helpers.experiments import Claim
+    from cbam_helpers.report import claims_statement
+
+    # differences -1, +1, +0.5: mean +0.17, SD 1.04 -> t(0.975, 2) * 1.04 / sqrt(3) = 2.59: undecided
+    records = runs(A, [80.0, 80.0, 80.0]) + runs(B, [79.0, 81.0, 80.5])
+    table = comparison_table(records, [Claim("B helps", A, B, "higher")], target=0.6, reported={A: 84.0, B: 85.0})
+    sd = math.sqrt(((-1 - 1 / 6) ** 2 + (1 - 1 / 6) ** 2 + (0.5 - 1 / 6) ** 2) / 2)
+    assert table.iloc[0]["seeds_needed"] == seeds_needed(sd, 0.6) > 3
+    text = claims_statement(table, records)
+    assert f"an interval of ±0.6 would take {seeds_needed(sd, 0.6)} seeds." in text
+    html = show(table, "caption").to_html()
+    assert "seeds for ±0.6" in html and ">target<" not in html
+    assert "would take" not in claims_statement(comparison_table(records, [Claim("B helps", A, B, "higher")],
+                                                                 reported={A: 84.0, B: 85.0}), records)
 
 
 def test_noise_gate_statement_counts_seeds_and_the_epoch_the_gate_closed():
