@@ -53,6 +53,12 @@ CONTROLS = (Claim("last gate - same-size residual MLP", LAST_RESIDUAL_MLP, LAST,
 """What the annealed profile's two controls separate: gating from capacity, looking at the image from not. Each is
 judged as the claim that the gate adds something its control does not (``bounded``: at most the interval's end)."""
 
+POOLS = (EXPERIMENTS[1], EXPERIMENTS[2], (*EXPERIMENTS[1], LAST_RESIDUAL_MLP),
+         (*EXPERIMENTS[2], FIRST_CONSTANT_ON_NOISE))
+"""The runs a pooled interval shares its error term with (:func:`~cbam_helpers.tables.comparison_table`): a claim's
+own experiment, or a control with the experiment of the gate it controls. Never both experiments at once: the
+noise channels make experiment 2's runs spread more than experiment 1's."""
+
 QUESTIONS = {
     "descriptors": (("average - none", BASELINE, BLOCKS_AVG), ("max - none", BASELINE, BLOCKS_MAX),
                     ("both - none", BASELINE, BLOCKS_CBAM), ("both - average", BLOCKS_AVG, BLOCKS_CBAM),

@@ -179,6 +179,18 @@ def test_pooled_over_groups_uses_only_the_pairs_own_experiment():
     assert pd.isna(grouped.loc[2, "pooled_interval"])  # no group holds both
 
 
+def test_every_claim_and_control_pools_over_its_own_experiment():
+    from cbam_helpers.experiments import CLAIMS, CONTROLS, EXPERIMENTS, POOLS
+
+    def pool(pair):
+        return next(g for g in POOLS if pair.baseline in g and pair.treatment in g)
+
+    assert [pool(c) for c in CLAIMS] == [EXPERIMENTS[1]] + [EXPERIMENTS[2]] * 3
+    # a control pools with the experiment of the gate it controls, never with both experiments' noise
+    assert pool(CONTROLS[0]) == (*EXPERIMENTS[1], CONTROLS[0].baseline)
+    assert pool(CONTROLS[1]) == (*EXPERIMENTS[2], CONTROLS[1].baseline)
+
+
 def test_claim_verdicts_by_hand():
     from cbam_helpers.report import claim_verdict
 
