@@ -66,6 +66,21 @@ def test_two_way_layout_by_hand():
     assert layout.seed_correlation == pytest.approx(0.5)
 
 
+def test_pairing_statement_by_hand():
+    from cbam_helpers.report import pairing_statement
+
+    alike = two_way(table_records({A: [1, 2, 3], B: [2, 4, 3]}), [A, B])  # correlation 0.5, by hand above
+    # the same seed and configuration means, residuals 0, +-1 instead of 0, +-0.5: MS error 2 > MS seed 1.5
+    unlike = two_way(table_records({A: [1, 3.5, 1.5], B: [2, 2.5, 4.5]}), [A, B])
+    assert unlike.seed_correlation < 0
+    text = pairing_statement({"one layout": alike, "another": unlike})
+    assert text.startswith("- **one layout**: same-seed runs correlate at 0.50")
+    assert f"to {math.sqrt(0.5):.2f} of what two independent runs would give" in text
+    assert "\n- **another**: same-seed runs are no more alike than any two runs" in text
+    assert "pooled term's 2 degrees of freedom, against the paired 2" in text
+    assert pairing_statement({}) == ""
+
+
 def test_accuracy_table_keeps_seeds_with_every_configuration():
     records = table_records({A: [1, 2, 3], B: [2, 4]})
     assert accuracy_table(records, [A, B]).index.tolist() == [0, 1]
