@@ -296,7 +296,7 @@ def extra_channel_statement(records, configuration):
 
 
 CLAIM_MEANINGS = {
-    "supported": "the interval excludes zero on the side the post claims",
+    "supported": "the interval excludes zero on the side claimed",
     "contradicted": "the interval excludes zero on the other side",
     "bounded": f"the interval holds zero and is at most ±{DECISIVE_HALF_WIDTH} points wide: no effect found, and "
                "none beyond its ends",
@@ -313,6 +313,30 @@ EQUAL_CLAIM_MEANINGS = dict(
 )
 
 
+def verdict_line(row):
+    """One row of a :func:`~cbam_helpers.tables.comparison_table` of claims, as a bullet: verdict, its meaning, our
+    gap and interval, and, where the table has a ``target`` and the claim is undecided, the seeds it would take."""
+    meaning = (EQUAL_CLAIM_MEANINGS if row.expected == "equal" else CLAIM_MEANINGS)[row.claim]
+    seeds = f"{row.n} seed{'s' if row.n > 1 else ''}"
+    ours = f"{row.mean_difference:+.2f} points, {row.interval}" if row.n >= 2 else f"{row.mean_difference:+.2f} points"
+    line = f"- **{row.comparison}: {row.claim}** ({meaning}). Ours {ours} over {seeds}."
+    reported = getattr(row, "reported_gap", None)
+    if reported is not None:
+        inside = {"yes": ", which lies inside our interval", "no": ", which lies outside our interval"}.get(
+            row.reported_inside, "")
+        line += f" The post's single runs: {reported:+.2f}{inside}."
+    needed = getattr(row, "seeds_needed", math.nan)
+    if row.claim == "undecided" and row.n >= 2 and needed > row.n:
+        line += (f" At the spread of these differences, an interval of ±{row.target:g} would take "
+                 + (f"{needed:.0f} seeds." if math.isfinite(needed) else "more than a thousand seeds."))
+    return line
+
+
+def verdicts_statement(table):
+    """Every row of a :func:`~cbam_helpers.tables.comparison_table` of claims or controls, one bullet each."""
+    return "\n".join(verdict_line(row) for row in table.itertuples())
+
+
 def claims_statement(table, records):
     """Each of the post's claims in one line: its verdict on this profile, our gap and interval, the post's gap.
 
@@ -321,21 +345,8 @@ def claims_statement(table, records):
     interval that narrow would take.
     """
     profile = records[0].profile.name
-    lines = [f"On the `{profile}` profile, judged by the paired 95% interval:", ""]
-    for row in table.itertuples():
-        meaning = (EQUAL_CLAIM_MEANINGS if row.expected == "equal" else CLAIM_MEANINGS)[row.claim]
-        seeds = f"{row.n} seed{'s' if row.n > 1 else ''}"
-        ours = f"{row.mean_difference:+.2f} points, {row.interval}" if row.n >= 2 else f"{row.mean_difference:+.2f} points"
-        inside = {"yes": ", which lies inside our interval", "no": ", which lies outside our interval"}.get(
-            row.reported_inside, "")
-        needed = getattr(row, "seeds_needed", math.nan)
-        more = ""
-        if row.claim == "undecided" and row.n >= 2 and needed > row.n:
-            more = (f" At the spread of these differences, an interval of ±{row.target:g} would take "
-                    + (f"{needed:.0f} seeds." if math.isfinite(needed) else "more than a thousand seeds."))
-        lines.append(f"- **{row.comparison}: {row.claim}** ({meaning}). Ours {ours} over {seeds}; "
-                     f"the post's single runs: {row.reported_gap:+.2f}{inside}.{more}")
-    lines += ["", convergence_note(records)]
+    lines = [f"On the `{profile}` profile, judged by the paired 95% interval:", "", verdicts_statement(table), "",
+             convergence_note(records)]
     return "\n".join(lines)
 
 

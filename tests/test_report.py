@@ -234,11 +234,22 @@ def test_claims_statement_gives_each_claim_its_verdict_and_the_posts_gap():
     claims = [Claim("B helps", A, B, "higher"), Claim("C helps", A, C, "higher")]
     text = claims_statement(comparison_table(records, claims, reported={A: 84.0, B: 86.0, C: 84.3}), records)
     assert "- **B helps: supported**" in text and "+1.00 points, [+0.75, +1.25] over 3 seeds" in text
-    assert "the post's single runs: +2.00, which lies outside our interval" in text
+    assert "over 3 seeds. The post's single runs: +2.00, which lies outside our interval." in text
     assert "- **C helps: bounded**" in text and "+0.30, which lies inside our interval" in text
     text = claims_statement(comparison_table(records, [Claim("C matches", A, C, "equal")], reported={A: 84.0, C: 84.3}),
                             records)
     assert "- **C matches: supported** (the interval holds zero and lies within ±0.6 points" in text
+
+
+def test_verdicts_statement_words_a_control_without_a_reported_gap():
+    from cbam_helpers.experiments import Claim
+    from cbam_helpers.report import verdicts_statement
+
+    records = runs(A, [80.0, 80.0, 80.0]) + runs(C, [79.8, 80.0, 80.2])  # differences -0.2, 0, +0.2
+    text = verdicts_statement(comparison_table(records, [Claim("gate - control", A, C, "higher")]))
+    # half-width t(0.975, 2) * 0.2 / sqrt(3) = 0.50: the interval holds zero and is narrower than +-0.6
+    assert text == ("- **gate - control: bounded** (the interval holds zero and is at most ±0.6 points wide: no "
+                    "effect found, and none beyond its ends). Ours +0.00 points, [-0.50, +0.50] over 3 seeds.")
 
 
 def test_an_undecided_claim_says_the_seeds_it_would_take():
