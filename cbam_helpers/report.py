@@ -166,6 +166,9 @@ def gap_statement(records, baseline, treatment):
         holds = "includes" if c.verdict == "undecided" else "excludes"
         return text + (f"The interval {holds} zero, but it rests on one degree of freedom: its width comes from a "
                        "single estimate of the spread, so two seeds cannot decide; a third seed can.")
+    if c.verdict == "undecided" and (high - low) / 2 <= DECISIVE_HALF_WIDTH:
+        return text + (f"The interval includes zero and is narrow: no gap is found, and any there is lies between "
+                       f"{low:+.2f} and {high:+.2f} points.")
     if c.verdict == "undecided":
         return text + "The interval includes zero: these runs cannot tell the two configurations apart."
     return text + (f"The interval excludes zero: on this profile `{treatment}` scores {c.verdict} than `{baseline}`.")
@@ -257,7 +260,8 @@ def score_spread_statement(records, configuration):
     runs = select(records, configuration)
     final = np.array([r.attention for r in runs])  # seeds x channels: mean score over the 64 probe images
     low, high = np.percentile(final, [5, 95])
-    text = (f"After the last epoch, across {len(runs)} seed(s), 90% of the channels' mean scores lie between "
+    seeds = f"{len(runs)} seed{'s' if len(runs) > 1 else ''}"
+    text = (f"After the last epoch, across {seeds}, 90% of the channels' mean scores lie between "
             f"**{low:.2f}** and **{high:.2f}**. ")
     spread = [r for r in runs if r.last_epoch.attention_std]
     if not spread:

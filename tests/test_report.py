@@ -36,6 +36,9 @@ def test_paired_interval_by_hand():
     text = gap_statement(records, A, B)
     assert "+1.17 points" in text and "seeds 0, 1, 2: +1.00, +2.00, +0.50" in text
     assert "cannot tell" in text and "`cpu` profile" in text and f"`{B.label}` scores" in text
+    # differences -0.2, 0, +0.2: half-width t(0.975, 2) * 0.2 / sqrt(3) = 0.50, narrow enough to bound the gap
+    narrow = gap_statement(runs(A, [80.0, 80.0, 80.0]) + runs(B, [79.8, 80.0, 80.2]), A, B)
+    assert "includes zero and is narrow: no gap is found, and any there is lies between -0.50 and +0.50" in narrow
 
 
 def test_pairing_tightens_what_the_spread_of_single_runs_would_not():
