@@ -44,14 +44,20 @@ def attention_bars(attention, post_attention, title):
 
 def attention_over_epochs(records, title):
     """Mean attention per input channel after each epoch: one panel per seed."""
-    fig, axes = plt.subplots(1, len(records), figsize=(3.6 * len(records) + 1, 3.4), sharey=True, squeeze=False)
-    for ax, record in zip(axes[0], sorted(records, key=lambda r: r.seed)):
+    columns = min(len(records), 4)  # wrap: a row of nine seeds would shrink every panel to a sliver
+    rows_of_panels = -(-len(records) // columns)
+    fig, axes = plt.subplots(rows_of_panels, columns, figsize=(3.6 * columns + 1, 3.1 * rows_of_panels + 0.3),
+                             sharey=True, squeeze=False)
+    used = axes.flat[:len(records)]
+    for ax, record in zip(used, sorted(records, key=lambda r: r.seed)):
         names = record.config.inputs.channel_names
         rows = [dict(epoch=e.epoch, channel=names[c], score=s) for e in record.history for c, s in enumerate(e.attention)]
         sns.lineplot(pd.DataFrame(rows), x="epoch", y="score", hue="channel", marker="o", ax=ax,
-                     legend=ax is axes[0, -1])
+                     legend=ax is used[-1])
         ax.set(ylim=(0, 1.05), ylabel="mean score over 64 test images", title=f"seed {record.seed}")
-    axes[0, -1].legend(title="input channel", ncol=2, fontsize=8)
+    for ax in axes.flat[len(records):]:
+        ax.set_visible(False)
+    used[-1].legend(title="input channel", ncol=2, fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -226,8 +232,10 @@ def stem_norms(records, title):
             for e in r.history if e.stem_norm for ch, n in enumerate(e.stem_norm)]
     if not rows:
         return None
-    grid = sns.relplot(pd.DataFrame(rows), x="epoch", y="norm", hue="channel", col="configuration", style="seed",
-                       kind="line", marker="o", height=3.2, aspect=1.3)
+    # one line per seed and channel, coloured by channel: line styles run out long before seeds do
+    grid = sns.relplot(pd.DataFrame(rows), x="epoch", y="norm", hue="channel", col="configuration", units="seed",
+                       estimator=None, kind="line", marker="o", markersize=4, linewidth=1, alpha=0.8, height=3.2,
+                       aspect=1.3)
     grid.set_axis_labels("epoch", "stem weight norm per input channel")
     grid.figure.suptitle(title, y=1.04)
     return grid.figure
