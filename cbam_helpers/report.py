@@ -428,7 +428,7 @@ def stem_statement(table, weight_decay):
 def pairing_statement(layouts, alike=0.2):
     """What pairing by seed buys in each ``{name: TwoWay}`` layout, one bullet each: the SD of a paired difference
     shrinks to ``sqrt(1 - rho)`` of an unpaired one's, ``rho`` the correlation of same-seed runs; at or below
-    ``alike`` the runs are no more alike than any two, and the pooled term's degrees of freedom are the gain."""
+    ``alike`` the runs are barely alike, and the pooled term's degrees of freedom are the gain."""
     lines = []
     for name, layout in layouts.items():
         rho = layout.seed_correlation
@@ -436,8 +436,8 @@ def pairing_statement(layouts, alike=0.2):
             what = (f"same-seed runs correlate at {rho:.2f}, so pairing by seed narrows the SD of a difference to "
                     f"{math.sqrt(1 - rho):.2f} of what two independent runs would give.")
         else:
-            what = (f"same-seed runs are no more alike than any two runs (correlation {rho:+.2f}), so pairing buys "
-                    f"nothing; the pooled term's {layout.df_error} degrees of freedom, against the paired "
+            what = (f"same-seed runs are barely alike, if at all (correlation {rho:+.2f}), so pairing buys little "
+                    f"or nothing; the pooled term's {layout.df_error} degrees of freedom, against the paired "
                     f"{layout.seeds - 1}, are what narrows an interval.")
         lines.append(f"- **{name}**: {what}")
     return "\n".join(lines)
