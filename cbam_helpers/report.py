@@ -76,12 +76,14 @@ class PairedComparison:
         return self.sd / math.sqrt(self.n) if self.n >= 2 else math.nan
 
     @property
+    def half_width(self):
+        """Half the width of the 95% t-interval; NaN with fewer than two seeds."""
+        return t_quantile(0.975, self.n - 1) * self.se if self.n >= 2 else math.nan
+
+    @property
     def interval(self):
         """The 95% t-interval of the mean difference; NaNs with fewer than two seeds."""
-        if self.n < 2:
-            return math.nan, math.nan
-        half = t_quantile(0.975, self.n - 1) * self.se
-        return self.mean - half, self.mean + half
+        return self.mean - self.half_width, self.mean + self.half_width
 
     @property
     def p_value(self):
@@ -129,7 +131,7 @@ def claim_verdict(comparison, expected, margin=DECISIVE_HALF_WIDTH):
         return "supported"
     if other_side:
         return "contradicted"
-    return "bounded" if (high - low) / 2 <= margin else "undecided"
+    return "bounded" if comparison.half_width <= margin else "undecided"
 
 
 def accuracies_by_seed(records, configuration):
@@ -166,7 +168,7 @@ def gap_statement(records, baseline, treatment):
         holds = "includes" if c.verdict == "undecided" else "excludes"
         return text + (f"The interval {holds} zero, but it rests on one degree of freedom: its width comes from a "
                        "single estimate of the spread, so two seeds cannot decide; a third seed can.")
-    if c.verdict == "undecided" and (high - low) / 2 <= DECISIVE_HALF_WIDTH:
+    if c.verdict == "undecided" and c.half_width <= DECISIVE_HALF_WIDTH:
         return text + (f"The interval includes zero and is narrow: no gap is found, and any there is lies between "
                        f"{low:+.2f} and {high:+.2f} points.")
     if c.verdict == "undecided":

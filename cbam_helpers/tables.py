@@ -194,7 +194,6 @@ def comparison_table(records, pairs, target=None, reported=None, pooled=True):
     return pd.DataFrame(rows)
 
 
-
 def pooled_layout(records, pooled, baseline, treatment, cache):
     """The two-way layout whose error term a pair's pooled interval uses (see :func:`comparison_table`), or None."""
     if not pooled:
@@ -227,8 +226,11 @@ def show(frame, caption, drop=("ci_low", "ci_high", "per_seed", "p", "expected")
     """A table as a reader should see it: worded headers, two decimals, no index, a caption, within a page's width.
 
     ``drop`` leaves out columns a reader rarely needs on the page (every seed's accuracy is in the records, and
-    the paired figure shows every seed's difference); pass ``drop=()`` to keep them all.
+    the paired figure shows every seed's difference); pass ``drop=()`` to keep them all. A table of claims shows
+    the claim's verdict in place of the plain one, which says the same of the interval in other words.
     """
+    if "claim" in frame.columns:
+        drop = (*drop, "verdict")
     headers = dict(HEADERS)
     if "target" in frame.columns:  # the seeds column of a comparison table is headed by the width it aims at
         headers["seeds_needed"] = f"seeds for ±{frame['target'].iloc[0]:g}"
