@@ -1,5 +1,6 @@
 """The book's experiments as tuples of named configurations, and the command that reproduces them."""
 import functools
+import itertools
 import os
 from typing import NamedTuple
 
@@ -143,6 +144,37 @@ def plan(experiment, profile=None, seeds=None, results=None, device=None):
             f"{duration(seconds)} each on {device_name(device)} (estimated from a few timed steps of the "
             f"baseline), {duration(len(missing) * seconds)} in all. Every epoch is checkpointed, so an "
             f"interrupted run resumes where it stopped.")
+
+
+def next_seed(experiments, profile=None, results=None):
+    """The smallest seed at which some configuration of ``experiments`` (one or several) has no record, and the
+    runs it lacks there: what adding one seed to a chapter would train."""
+    profile = get_profile(profile)
+    names = [experiments] if isinstance(experiments, (int, str)) else list(experiments)
+    wanted = dict.fromkeys(c for name in names for c in EXPERIMENTS[experiment_key(name)])
+    for seed in itertools.count():
+        missing = [c.run(seed, profile) for c in wanted if not record_path(c.run(seed, profile), results).exists()]
+        if missing:
+            return seed, missing
+
+
+def next_seed_note(experiments, profile=None, results=None):
+    """A sentence for an exercise that adds a seed: which seed comes next, what it trains, and how to ask for it.
+
+    For one experiment it names the chapter's ``SEEDS`` too: its complete seeds and the new one. A chapter that
+    shows several experiments reads each at its own complete seeds, so one list would drop some; it gets the command.
+    """
+    profile = get_profile(profile)
+    names = [experiments] if isinstance(experiments, (int, str)) else list(experiments)
+    seed, missing = next_seed(names, profile, results)
+    runs = f"{len(missing)} run{'s' if len(missing) > 1 else ''} ({', '.join(f'`{c.label}`' for c in missing)})"
+    command = (f"`python -m cbam_helpers reproduce --profile {profile.name} --seeds {seed} "
+               f"--experiments {' '.join(map(str, names))}`")
+    if len(names) == 1:
+        seeds = sorted(complete_seeds(load_records(profile, results), names[0]) | {seed})
+        command = f"`SEEDS = {seeds}` in the parameters cell, or {command}"
+    return (f"The first seed with a run missing on the `{profile.name}` profile is {seed}: it trains {runs}. "
+            f"Ask for it with {command}.")
 
 
 def duration(seconds):

@@ -504,3 +504,30 @@ def test_max_runs_trains_the_first_missing_runs_in_seed_order(data, tmp_path, mo
     assert list(tables[2]["n"]) == [2, 1, 1]  # the tables cover what is recorded
     with pytest.raises(ValueError, match="max_runs"):
         experiments.reproduce(profile, seeds=(0,), experiments=(2,), max_runs=-1)
+
+
+def test_next_seed_names_the_first_gap_and_what_it_trains(tmp_path):
+    from cbam_helpers.configs import FIRST_ON_NOISE, NOISY_BASELINE
+    from cbam_helpers.experiments import next_seed, next_seed_note
+
+    annealed = PROFILES["annealed"]
+    for configuration, seeds in ((BASELINE, (0, 1, 2, 3)), (LAST, (0, 1, 2)), (NOISY_BASELINE, (0, 1, 2, 3, 5)),
+                                 (FIRST_ON_NOISE, (0, 1, 2, 3, 5))):
+        for seed in seeds:
+            write_json(fake_record(configuration, seed, 80.0, profile=annealed).to_json(),
+                       record_path(configuration.run(seed, annealed), tmp_path))
+    seed, missing = next_seed(1, annealed, tmp_path)
+    assert seed == 3 and missing == [LAST.run(3, annealed)]
+    assert next_seed_note(1, annealed, tmp_path) == (
+        "The first seed with a run missing on the `annealed` profile is 3: it trains 1 run (`last, RGB`). Ask for it "
+        "with `SEEDS = [0, 1, 2, 3]` in the parameters cell, or "
+        "`python -m cbam_helpers reproduce --profile annealed --seeds 3 --experiments 1`.")
+    # experiment 2 is complete at 0-3 and 5 lacks only the baseline: seed 4 lacks all three, and SEEDS keeps 5
+    assert next_seed(2, annealed, tmp_path)[0] == 4 and len(next_seed(2, annealed, tmp_path)[1]) == 3
+    assert "`SEEDS = [0, 1, 2, 3, 4]`" in next_seed_note(2, annealed, tmp_path)
+    # several experiments: the baseline they share is counted once, and no single SEEDS list is offered
+    note = next_seed_note((1, 2), annealed, tmp_path)
+    assert "is 3: it trains 1 run (`last, RGB`)" in note and "SEEDS" not in note
+    assert "--seeds 3 --experiments 1 2`." in note
+    with pytest.raises(ValueError, match="unknown experiment"):
+        next_seed(3, annealed, tmp_path)
