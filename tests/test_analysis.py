@@ -2,8 +2,10 @@ import math
 
 import pytest
 
-from cbam_helpers.analysis import (accuracy_table, interval_half_width, sampling_floor, seeds_for, seeds_needed,
-                                   two_way)
+import numpy as np
+
+from cbam_helpers.analysis import (accuracy_table, first_or_last, interval_half_width, sampling_floor, seeds_for,
+                                   seeds_needed, stopping_rules, two_way)
 
 
 from fakes import A, B, runs
@@ -118,3 +120,26 @@ def test_seed_noise_statement_by_hand():
     # sd of a difference: sqrt(2) * 1.5 = 2.12; seeds_needed(2.12, 0.5) by the same rule as its own test
     assert text.startswith("On `cpu` one run's accuracy varies") and "3.0 times the test-set floor of 0.50" in text
     assert f"SD of 2.12, and an interval of ±0.5 would take {seeds_needed(math.sqrt(2) * 1.5, 0.5)} seeds" in text
+
+
+def test_first_or_last_by_hand():
+    hits = np.array([[False, True, True], [False, False, False], [True, False, False]])
+    assert first_or_last(hits).tolist() == [1, 2, 0]
+
+
+def test_stopping_rules_peeking_at_p_misleads_where_a_width_rule_barely_does():
+    rules = stopping_rules(0.6, half_width=0.6, first=3, most=12, trials=4000, seed=1)
+    fixed, by_p, by_width = (rules.iloc[i] for i in range(3))
+    wrong, holds = "share calling a gap that is not there", "share of intervals holding the true gap"
+    assert fixed["seeds used (mean)"] == seeds_needed(0.6, 0.6) == 7
+    assert all(row[wrong] + row[holds] == pytest.approx(1.0) for row in (fixed, by_p, by_width))
+    # a plan fixed before the runs keeps its 95% (4000 studies: a binomial SE of 0.0034)
+    assert abs(fixed[holds] - 0.95) < 0.015
+    # ten looks at p make a false gap far likelier than the 5% of one look (Armitage, McPherson and Rowe, 1969)
+    assert by_p[wrong] > 0.12
+    # stopping on the width ignores where the mean lies: it costs a little coverage (it stops where the SD of a
+    # few seeds happens to be small) and fewer seeds than the plan
+    assert 0.9 < by_width[holds] < fixed[holds] and by_width["seeds used (mean)"] < 7
+    # one look only: every rule is the same study
+    same = stopping_rules(0.6, first=5, most=5, trials=500)
+    assert same["seeds used (mean)"].tolist() == [5, 5, 5] and same[holds].nunique() == 1
