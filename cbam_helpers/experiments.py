@@ -82,6 +82,11 @@ def experiment_key(name):
     return key
 
 
+def experiment_names(experiments):
+    """One experiment's name, or several, as a list of names."""
+    return [experiments] if isinstance(experiments, (int, str)) else list(experiments)
+
+
 def recorded_seeds(profile=None, results=None, experiment=None):
     """Seeds with records under the profile as defined now; ``[0]`` when there are none.
 
@@ -150,7 +155,7 @@ def next_seed(experiments, profile=None, results=None):
     """The smallest seed at which some configuration of ``experiments`` (one or several) has no record, and the
     runs it lacks there: what adding one seed to a chapter would train."""
     profile = get_profile(profile)
-    names = [experiments] if isinstance(experiments, (int, str)) else list(experiments)
+    names = experiment_names(experiments)
     wanted = dict.fromkeys(c for name in names for c in EXPERIMENTS[experiment_key(name)])
     for seed in itertools.count():
         missing = [c.run(seed, profile) for c in wanted if not record_path(c.run(seed, profile), results).exists()]
@@ -165,7 +170,7 @@ def next_seed_note(experiments, profile=None, results=None):
     shows several experiments reads each at its own complete seeds, so one list would drop some; it gets the command.
     """
     profile = get_profile(profile)
-    names = [experiments] if isinstance(experiments, (int, str)) else list(experiments)
+    names = experiment_names(experiments)
     seed, missing = next_seed(names, profile, results)
     runs = f"{len(missing)} run{'s' if len(missing) > 1 else ''} ({', '.join(f'`{c.label}`' for c in missing)})"
     command = (f"`python -m cbam_helpers reproduce --profile {profile.name} --seeds {seed} "
@@ -210,7 +215,7 @@ def reproduce(profile=None, seeds=(0,), experiments=(1, 2), jobs=1, max_runs=Non
 def complete_records(experiments, profile, results=None):
     """The records of one experiment, or several, on ``profile``: for each, at the seeds that have all of its
     configurations (none when no seed has); a run shared between experiments appears once."""
-    names = [experiments] if isinstance(experiments, (int, str)) else list(experiments)
+    names = experiment_names(experiments)
     records = load_records(profile, results)  # read once for every experiment
     found = {}
     for name in names:

@@ -522,7 +522,7 @@ def test_next_seed_names_the_first_gap_and_what_it_trains(tmp_path):
         "The first seed with a run missing on the `annealed` profile is 3: it trains 1 run (`last, RGB`). Ask for it "
         "with `SEEDS = [0, 1, 2, 3]` in the parameters cell, or "
         "`python -m cbam_helpers reproduce --profile annealed --seeds 3 --experiments 1`.")
-    # experiment 2 is complete at 0-3 and 5 lacks only the baseline: seed 4 lacks all three, and SEEDS keeps 5
+    # experiment 2 is complete at 0-3 and 5 lacks only the baseline: seed 4 lacks all three, and SEEDS leaves 5 out
     assert next_seed(2, annealed, tmp_path)[0] == 4 and len(next_seed(2, annealed, tmp_path)[1]) == 3
     assert "`SEEDS = [0, 1, 2, 3, 4]`" in next_seed_note(2, annealed, tmp_path)
     # several experiments: the baseline they share is counted once, and no single SEEDS list is offered
