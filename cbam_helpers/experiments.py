@@ -54,6 +54,22 @@ CONTROLS = (Claim("last gate - same-size residual MLP", LAST_RESIDUAL_MLP, LAST,
 """What the annealed profile's two controls separate: gating from capacity, looking at the image from not. Each is
 judged as the claim that the gate adds something its control does not (``bounded``: at most the interval's end)."""
 
+class Controlled(NamedTuple):
+    """A claim of a gain and the control that splits it (:func:`~cbam_helpers.report.attribution_statement`):
+    ``control.treatment`` is ``claim.treatment`` and ``control.baseline`` the control, which ``without`` describes;
+    ``adds`` names what the gate has and its control lacks."""
+
+    claim: Claim
+    control: Claim
+    without: str
+    adds: str
+
+
+CONTROLLED = (Controlled(CLAIMS[0], CONTROLS[0], "the same parameters with no gate", "gating"),
+              Controlled(CLAIMS[2], CONTROLS[1], "the same gate fed learned constants instead of the image",
+                         "looking at the image"))
+"""Each control with the claim whose gain it splits into the control's share and the gate's."""
+
 POOLS = (EXPERIMENTS[1], EXPERIMENTS[2], (*EXPERIMENTS[1], LAST_RESIDUAL_MLP),
          (*EXPERIMENTS[2], FIRST_CONSTANT_ON_NOISE))
 """The runs a pooled interval shares its error term with (:func:`~cbam_helpers.tables.comparison_table`): a claim's

@@ -343,6 +343,48 @@ def verdicts_statement(table):
     return "\n".join(verdict_line(row) for row in table.itertuples())
 
 
+def attribution_statement(records, controlled):
+    """How much of a claimed gain its control accounts for (a :class:`~cbam_helpers.experiments.Controlled`).
+
+    Over the seeds that have all three configurations, the gate's gain on the claim's baseline is the control's
+    gain plus the gate's gain on the control, seed by seed, so the two parts add up to the whole; the second part
+    is judged as :data:`~cbam_helpers.experiments.CONTROLS` are (:func:`claim_verdict`, ``"higher"``).
+    """
+    from .analysis import seeds_for  # analysis imports this module's t quantile
+
+    claim, control, without, adds = controlled
+    wanted = (claim.baseline, control.baseline, claim.treatment)
+    seeds = set.intersection(*(set(accuracies_by_seed(records, c)) for c in wanted))
+    if len(seeds) < 2:
+        return (f"`{control.baseline.label}` and `{claim.treatment.label}` need two seeds in common with "
+                f"`{claim.baseline.label}` before the gain can be split.")
+    common = [r for r in records if r.seed in seeds and r.configuration in wanted]
+    whole, share, beyond = (compare(common, a, b) for a, b in ((claim.baseline, claim.treatment),
+                                                                (claim.baseline, control.baseline),
+                                                                (control.baseline, claim.treatment)))
+
+    def gap(c):
+        low, high = c.interval
+        return f"{c.mean:+.2f} points [{low:+.2f}, {high:+.2f}]"
+
+    text = (f"Over the {whole.n} seeds that have all three runs on the `{whole.profile}` profile, "
+            f"`{claim.treatment.label}` scores {gap(whole)} against `{claim.baseline.label}`. Of that, "
+            f"`{control.baseline.label}` ({without}) accounts for {gap(share)}, and {adds} for {gap(beyond)} "
+            f"on top of it (seed by seed, the two parts sum to the whole). ")
+    verdict = claim_verdict(beyond, "higher")
+    low, high = beyond.interval
+    if verdict == "supported":
+        return text + f"**{adds.capitalize()} adds something its control lacks**: at least {low:+.2f} points."
+    if verdict == "contradicted":
+        return text + f"**The control does better**: {adds} costs {-high:.2f} to {-low:.2f} points."
+    if verdict == "bounded":
+        return text + f"**{adds.capitalize()} adds at most {high:+.2f} points** to what `{control.baseline.label}` gives."
+    needed = seeds_for(beyond.sd, DECISIVE_HALF_WIDTH)
+    seeds = f"{needed:.0f} seeds" if math.isfinite(needed) else "more than a thousand seeds"
+    return text + (f"**Undecided**: these seeds cannot yet say what {adds} adds; an interval of "
+                   f"±{DECISIVE_HALF_WIDTH} would take {seeds} at this spread.")
+
+
 def claims_statement(table, records):
     """Each of the post's claims in one line: its verdict on this profile, our gap and interval, the post's gap.
 
