@@ -319,6 +319,12 @@ EQUAL_CLAIM_MEANINGS = dict(
 )
 
 
+def seeds_phrase(seeds):
+    """A count of seeds in words; the infinity of :func:`~cbam_helpers.analysis.seeds_for` (past its search)
+    reads "more than a thousand seeds"."""
+    return f"{seeds:.0f} seeds" if math.isfinite(seeds) else "more than a thousand seeds"
+
+
 def verdict_line(row):
     """One row of a :func:`~cbam_helpers.tables.comparison_table` of claims, as a bullet: verdict, its meaning, our
     gap and interval, and, where the table has a ``target`` and the claim is undecided, the seeds it would take."""
@@ -334,7 +340,7 @@ def verdict_line(row):
     needed = getattr(row, "seeds_needed", math.nan)
     if row.claim == "undecided" and row.n >= 2 and needed > row.n:
         line += (f" At the spread of these differences, an interval of ±{row.target:g} would take "
-                 + (f"{needed:.0f} seeds." if math.isfinite(needed) else "more than a thousand seeds."))
+                 + f"{seeds_phrase(needed)}.")
     return line
 
 
@@ -379,10 +385,9 @@ def attribution_statement(records, controlled):
         return text + f"**The control does better**: {adds} costs {-high:.2f} to {-low:.2f} points."
     if verdict == "bounded":
         return text + f"**{adds.capitalize()} adds at most {high:+.2f} points** to what `{control.baseline.label}` gives."
-    needed = seeds_for(beyond.sd, DECISIVE_HALF_WIDTH)
-    seeds = f"{needed:.0f} seeds" if math.isfinite(needed) else "more than a thousand seeds"
     return text + (f"**Undecided**: these seeds cannot yet say what {adds} adds; an interval of "
-                   f"±{DECISIVE_HALF_WIDTH} would take {seeds} at this spread.")
+                   f"±{DECISIVE_HALF_WIDTH} would take {seeds_phrase(seeds_for(beyond.sd, DECISIVE_HALF_WIDTH))} "
+                   "at this spread.")
 
 
 def claims_statement(table, records):
@@ -406,8 +411,7 @@ def seed_noise_statement(table):
     parts = []
     for row in table.itertuples():
         sd_difference = math.sqrt(2) * row.std_accuracy
-        seeds = seeds_for(sd_difference, 0.5)
-        needed = f"{seeds} seeds" if math.isfinite(seeds) else "more than a thousand seeds"
+        needed = seeds_phrase(seeds_for(sd_difference, 0.5))
         parts.append(f"on `{row.profile}` one run's accuracy varies from seed to seed with an SD of "
                      f"{row.std_accuracy:.2f} points, {row.std_accuracy / row.floor:.1f} times the test-set floor of "
                      f"{row.floor:.2f}, and its last epoch moved its per-epoch curve by {row.last_epoch} points; a difference of two "

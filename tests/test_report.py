@@ -344,3 +344,11 @@ def test_every_control_splits_the_claim_whose_gate_it_controls():
     assert {c.control for c in CONTROLLED} == set(CONTROLS)
     for claim, control, _, _ in CONTROLLED:
         assert claim in CLAIMS and claim.expected == "higher" and control.treatment == claim.treatment
+
+
+def test_seeds_phrase_words_a_count_and_a_search_that_gave_up():
+    from cbam_helpers.analysis import seeds_for
+    from cbam_helpers.report import seeds_phrase
+
+    assert seeds_phrase(7) == "7 seeds"
+    assert seeds_phrase(seeds_for(50.0, 0.5)) == "more than a thousand seeds"  # sd 50: ~40,000 seeds for +-0.5
