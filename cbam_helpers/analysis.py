@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .report import t_quantile
+from .comparisons import t_quantile
 
 
 def sampling_floor(accuracy, test_images=10_000):

@@ -47,7 +47,7 @@ CLAIMS = (Claim("attention last helps", BASELINE, LAST, "higher"),
           Claim("noise channels hurt", BASELINE, NOISY_BASELINE, "lower"),
           Claim("attention first recovers from noise", NOISY_BASELINE, FIRST_ON_NOISE, "higher"),
           Claim("attention first reaches the RGB baseline", BASELINE, FIRST_ON_NOISE, "equal"))
-"""The post's claims, each judged by :func:`~cbam_helpers.report.claim_verdict`."""
+"""The post's claims, each judged by :func:`~cbam_helpers.comparisons.claim_verdict`."""
 
 CONTROLS = (Claim("last gate - same-size residual MLP", LAST_RESIDUAL_MLP, LAST, "higher"),
             Claim("input gate - matched constant gate, on noise", FIRST_CONSTANT_ON_NOISE, FIRST_ON_NOISE, "higher"))

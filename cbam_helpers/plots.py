@@ -6,7 +6,8 @@ import seaborn as sns
 
 from .batches import InputSpec
 from .records import select
-from .report import compare, extra_channel_scores
+from .comparisons import compare
+from .report import extra_channel_scores
 from .tables import history_frame, seed_noise as seed_noise_table
 
 CHANNEL_NAMES = InputSpec(3).channel_names

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from .attention import CBAM, ChannelScale
-from .report import PairedComparison
+from .comparisons import PairedComparison
 
 CUES = ("mean", "peak")
 

@@ -10,7 +10,7 @@ import pandas as pd
 from .analysis import sampling_floor, seeds_for, two_way
 from .profiles import FULL
 from .records import select
-from .report import claim_verdict, compare
+from .comparisons import claim_verdict, compare
 
 HEADERS = {
     "configuration": "configuration",
@@ -155,7 +155,7 @@ def comparison_table(records, pairs, target=None, reported=None, pooled=True):
     """One row per ``(name, baseline, treatment)`` (configurations): seeds, mean paired difference, 95% interval, p, verdict.
 
     A pair that names the side it expects (an :class:`~cbam_helpers.experiments.Claim`) also gets the claim's
-    verdict (:func:`~cbam_helpers.report.claim_verdict`) and, with ``reported``, whether the reported gap lies in
+    verdict (:func:`~cbam_helpers.comparisons.claim_verdict`) and, with ``reported``, whether the reported gap lies in
     the interval.
 
     With ``pooled``, where the records hold at least three configurations at two or more common seeds, also the

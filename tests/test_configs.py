@@ -6,7 +6,7 @@ from cbam_helpers.configs import (BASELINE, FIRST_ON_GRAY, FIRST_ON_NOISE, FIRST
                                   Configuration, RunConfig)
 from cbam_helpers.experiments import CLAIMS, EXPERIMENTS, QUESTIONS
 from cbam_helpers.profiles import CPU
-from cbam_helpers.report import compare
+from cbam_helpers.comparisons import compare
 from fakes import fake_record
 
 

@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 
 from cbam_helpers.configs import FIRST_ON_GRAY, FIRST_ON_NOISE, LAST
-from cbam_helpers.report import (compare, convergence_note, extra_channel_scores, finding, gap_statement, provenance,
-                                 run_time_note, signal_statement, t_quantile, two_sided_p)
+from cbam_helpers.comparisons import compare, t_quantile, two_sided_p
+from cbam_helpers.report import (convergence_note, extra_channel_scores, finding, gap_statement, provenance, run_time_note,
+                                 signal_statement)
 from cbam_helpers.reported import POST_ACCURACY
 from cbam_helpers.tables import comparison_table, show, summary, with_reported
 from fakes import A, B, C, CLEAN, GATED, NOISY, fake_record, runs
@@ -195,7 +196,7 @@ def test_every_claim_and_control_pools_over_its_own_experiment():
 
 
 def test_claim_verdicts_by_hand():
-    from cbam_helpers.report import claim_verdict
+    from cbam_helpers.comparisons import claim_verdict
 
     def comparison(differences):
         return compare(runs(A, [80.0] * len(differences)) + runs(B, [80.0 + d for d in differences]), A, B)
