@@ -7,7 +7,7 @@ import seaborn as sns
 from .batches import InputSpec
 from .records import select
 from .comparisons import compare
-from .report import extra_channel_scores
+from .report import extra_channel_scores, split_gain
 from .tables import history_frame, seed_noise as seed_noise_table
 
 CHANNEL_NAMES = InputSpec(3).channel_names
@@ -78,18 +78,42 @@ def accuracy_by_seed(records, title):
 
 
 def paired_gaps(records, pairs, title):
-    """A forest plot: per comparison, each seed's difference (points) and the mean with its 95% t-interval."""
-    height = 0.55 * len(pairs) + 1.9
+    """A forest plot: per ``(name, baseline, treatment)``, each seed's difference (points) and the mean with its
+    95% t-interval."""
+    return forest([compare(records, baseline, treatment) for _, baseline, treatment, *_ in pairs],
+                  [pair[0] for pair in pairs], title)
+
+
+def gain_splits(records, controlled, title):
+    """:func:`paired_gaps` of each claimed gain and its two parts (:func:`~cbam_helpers.report.split_gain`):
+    the whole, its control's share, and what the gate adds on top, over the seeds that have all three runs."""
+    comparisons, labels = [], []
+    for c in controlled:
+        split = split_gain(records, c)
+        if split is not None:
+            comparisons += split
+            labels += [c.claim.name, f"of which {c.control.baseline.label}", f"of which {c.adds}"]
+    if not comparisons:
+        raise ValueError("no controlled claim has two seeds with all three of its runs")
+    fig = forest(comparisons, labels, title)
+    for row in range(3, len(comparisons), 3):  # a rule between one claim's rows and the next's
+        fig.axes[0].axhline(row - 0.5, color="#bbb", lw=0.8)
+    return fig
+
+
+def forest(comparisons, labels, title):
+    """One row per :class:`~cbam_helpers.comparisons.PairedComparison`: each seed's difference and the mean with
+    its 95% t-interval."""
+    height = 0.55 * len(comparisons) + 1.9
     fig, ax = plt.subplots(figsize=(8.5, height))
-    for row, (name, baseline, treatment, *_) in enumerate(pairs):
-        c = compare(records, baseline, treatment)
+    for row, c in enumerate(comparisons):
         ax.scatter(c.differences, [row] * c.n, color="#777", zorder=3, label="one seed" if row == 0 else None)
         low, high = c.interval
         if c.n >= 2:
             ax.errorbar(c.mean, row, xerr=[[c.mean - low], [high - c.mean]], fmt="D", color="#b03a2e",
                         capsize=4, zorder=4, label="mean, 95% t-interval" if row == 0 else None)
     ax.axvline(0, color="black", lw=0.8)
-    ax.set(yticks=range(len(pairs)), yticklabels=[pair[0] for pair in pairs], ylim=(len(pairs) - 0.5, -0.5),
+    ax.set(yticks=range(len(comparisons)), yticklabels=labels, ylim=(len(comparisons) - 0.5, -0.5),
            xlabel="difference in test accuracy (points), paired by seed", title=title)
     fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.35 / height, 1, 1))  # room for the legend under the axis

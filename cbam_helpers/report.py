@@ -234,23 +234,32 @@ def verdicts_statement(table):
     return "\n".join(verdict_line(row) for row in table.itertuples())
 
 
-def attribution_statement(records, controlled):
-    """How much of a claimed gain its control accounts for (a :class:`~cbam_helpers.experiments.Controlled`).
-
-    Over the seeds that have all three configurations, the gate's gain on the claim's baseline is the control's
-    gain plus the gate's gain on the control, seed by seed, so the two parts add up to the whole; the second part
-    is judged as :data:`~cbam_helpers.experiments.CONTROLS` are (:func:`claim_verdict`, ``"higher"``).
-    """
-    claim, control, without, adds = controlled
+def split_gain(records, controlled):
+    """A claimed gain and its two parts (a :class:`~cbam_helpers.experiments.Controlled`): the three
+    :class:`~cbam_helpers.comparisons.PairedComparison` s *whole* (gate - baseline), *share* (control - baseline) and
+    *beyond* (gate - control), over the seeds that have all three runs, so that seed by seed whole = share + beyond;
+    None where fewer than two seeds have all three."""
+    claim, control = controlled.claim, controlled.control
     wanted = (claim.baseline, control.baseline, claim.treatment)
     seeds = set.intersection(*(set(accuracies_by_seed(records, c)) for c in wanted))
     if len(seeds) < 2:
+        return None
+    common = [r for r in records if r.seed in seeds and r.configuration in wanted]
+    return tuple(compare(common, a, b) for a, b in ((claim.baseline, claim.treatment),
+                                                    (claim.baseline, control.baseline),
+                                                    (control.baseline, claim.treatment)))
+
+
+def attribution_statement(records, controlled):
+    """How much of a claimed gain its control accounts for (a :class:`~cbam_helpers.experiments.Controlled`):
+    :func:`split_gain` in words, the gate's part judged as :data:`~cbam_helpers.experiments.CONTROLS` are
+    (:func:`~cbam_helpers.comparisons.claim_verdict`, ``"higher"``)."""
+    claim, control, without, adds = controlled
+    split = split_gain(records, controlled)
+    if split is None:
         return (f"`{control.baseline.label}` and `{claim.treatment.label}` need two seeds in common with "
                 f"`{claim.baseline.label}` before the gain can be split.")
-    common = [r for r in records if r.seed in seeds and r.configuration in wanted]
-    whole, share, beyond = (compare(common, a, b) for a, b in ((claim.baseline, claim.treatment),
-                                                                (claim.baseline, control.baseline),
-                                                                (control.baseline, claim.treatment)))
+    whole, share, beyond = split
 
     def gap(c):
         low, high = c.interval

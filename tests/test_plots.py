@@ -6,9 +6,10 @@ import matplotlib
 matplotlib.use("agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
 
-from cbam_helpers.plots import attention_over_epochs, stem_norms  # noqa: E402
-from fakes import GATED, NOISY, fake_record  # noqa: E402
+from cbam_helpers.plots import attention_over_epochs, gain_splits, stem_norms  # noqa: E402
+from fakes import A, B, C, GATED, NOISY, fake_record, runs  # noqa: E402
 
 
 def gated_run(configuration, seed, epochs=3):
@@ -36,3 +37,18 @@ def test_stem_norms_draw_one_line_per_seed_and_channel():
     for ax in fig.axes[:2]:  # one panel per configuration: 5 seeds x 6 channels, no averaging over seeds
         assert sum(len(line.get_xdata()) == 3 for line in ax.get_lines()) == 30
     plt.close(fig)
+
+
+def test_gain_splits_draw_three_rows_per_controlled_claim_that_has_two_common_seeds():
+    from cbam_helpers.experiments import Claim, Controlled
+
+    split = Controlled(Claim("C helps", A, C, "higher"), Claim("C - B", B, C, "higher"), "B's words", "gating")
+    unsplit = Controlled(Claim("gated helps", A, GATED, "higher"), Claim("gated - B", B, GATED, "higher"), "", "")
+    records = runs(A, [80.0, 81.0]) + runs(B, [80.5, 81.6]) + runs(C, [80.6, 81.5])
+    fig = gain_splits(records, [unsplit, split], "title")  # GATED has no runs: its claim draws no rows
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["C helps", f"of which {B.label}", "of which gating"]
+    assert [len(points.get_offsets()) for points in ax.collections[::2]] == [2, 2, 2]  # each row's two seeds
+    plt.close(fig)
+    with pytest.raises(ValueError, match="two seeds"):
+        gain_splits(records, [unsplit], "title")

@@ -314,15 +314,16 @@ def test_stem_statement_averages_over_seeds_and_names_weight_decay():
 
 def test_attribution_splits_a_gain_into_the_controls_share_and_the_gates_by_hand():
     from cbam_helpers.experiments import Claim, Controlled
-    from cbam_helpers.report import attribution_statement
+    from cbam_helpers.report import attribution_statement, split_gain
 
     # A the baseline, B the control, C the gate; seed 3 lacks the control, so only seeds 0-2 are split
     records = (runs(A, [80.0, 81.0, 80.5, 79.0]) + runs(B, [80.5, 81.6, 80.9]) + runs(C, [80.6, 81.5, 81.1, 90.0]))
     controlled = Controlled(Claim("C helps", A, C, "higher"), Claim("C - B", B, C, "higher"), "B's words", "gating")
     text = attribution_statement(records, controlled)
     # whole: +0.6, +0.5, +0.6; share: +0.5, +0.6, +0.4; beyond: +0.1, -0.1, +0.2 (mean +0.067, SD 0.153)
-    whole, share, beyond = (compare(records[:3] + records[4:], *pair) for pair in ((A, C), (A, B), (B, C)))
-    assert whole.mean == pytest.approx(share.mean + beyond.mean)
+    whole, share, beyond = split_gain(records, controlled)
+    assert whole.seeds == share.seeds == beyond.seeds == (0, 1, 2)
+    assert [w - s - b for w, s, b in zip(whole.differences, share.differences, beyond.differences)] == pytest.approx([0] * 3)
     assert beyond.mean == pytest.approx(0.2 / 3) and beyond.sd == pytest.approx(math.sqrt(0.07 / 3))
     low, high = beyond.interval  # t(0.975, 2) * 0.153 / sqrt(3) = 0.38: bounded
     assert text.startswith("Over the 3 seeds that have all three runs on the `cpu` profile, ")
@@ -336,7 +337,8 @@ def test_attribution_splits_a_gain_into_the_controls_share_and_the_gates_by_hand
     assert "**The control does better**: gating costs" in attribution_statement(worse, controlled)
     wide = runs(A, [80.0, 81.0, 80.5]) + runs(B, [80.5, 81.6, 80.9]) + runs(C, [79.5, 83.0, 80.9])
     assert "**Undecided**" in attribution_statement(wide, controlled) and "would take" in attribution_statement(wide, controlled)
-    assert "need two seeds in common" in attribution_statement(records[:1] + records[4:5] + records[7:8], controlled)
+    one_seed = records[:1] + records[4:5] + records[7:8]
+    assert split_gain(one_seed, controlled) is None and "need two seeds in common" in attribution_statement(one_seed, controlled)
 
 
 def test_every_control_splits_the_claim_whose_gate_it_controls():
