@@ -54,6 +54,7 @@ CONTROLS = (Claim("last gate - same-size residual MLP", LAST_RESIDUAL_MLP, LAST,
 """What the annealed profile's two controls separate: gating from capacity, looking at the image from not. Each is
 judged as the claim that the gate adds something its control does not (``bounded``: at most the interval's end)."""
 
+
 class Controlled(NamedTuple):
     """A claim of a gain and the control that splits it (:func:`~cbam_helpers.report.attribution_statement`):
     ``control.treatment`` is ``claim.treatment`` and ``control.baseline`` the control, which ``without`` describes;

@@ -85,8 +85,9 @@ def paired_gaps(records, pairs, title):
 
 
 def gain_splits(records, controlled, title):
-    """:func:`paired_gaps` of each claimed gain and its two parts (:func:`~cbam_helpers.report.split_gain`):
-    the whole, its control's share, and what the gate adds on top, over the seeds that have all three runs."""
+    """A forest plot, as :func:`paired_gaps`, of each claimed gain and its two parts
+    (:func:`~cbam_helpers.report.split_gain`): the whole, its control's share, and what the gate adds on top, over
+    the seeds that have all three runs; a rule between one claim's rows and the next's."""
     comparisons, labels = [], []
     for c in controlled:
         split = split_gain(records, c)
@@ -96,7 +97,7 @@ def gain_splits(records, controlled, title):
     if not comparisons:
         raise ValueError("no controlled claim has two seeds with all three of its runs")
     fig = forest(comparisons, labels, title)
-    for row in range(3, len(comparisons), 3):  # a rule between one claim's rows and the next's
+    for row in range(3, len(comparisons), 3):
         fig.axes[0].axhline(row - 0.5, color="#bbb", lw=0.8)
     return fig
 
