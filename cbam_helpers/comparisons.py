@@ -60,6 +60,12 @@ class PairedComparison:
         return self.mean - self.half_width, self.mean + self.half_width
 
     @property
+    def interval_text(self):
+        """The interval as the chapters print it, ``[-0.36, +0.80]``: signed, to two decimals."""
+        low, high = self.interval
+        return f"[{low:+.2f}, {high:+.2f}]"
+
+    @property
     def p_value(self):
         """Two-sided p of the paired t-test (mean difference 0)."""
         if self.n < 2:
@@ -80,6 +86,7 @@ class PairedComparison:
 DECISIVE_HALF_WIDTH = 0.6
 """Points: an interval at most this wide on each side is narrow enough to bound an effect of the size the post
 reports (0.6 to 0.9 points), so that a claim it does not support is bounded rather than left undecided."""
+
 
 def claim_verdict(comparison, expected, margin=DECISIVE_HALF_WIDTH):
     """What a :class:`PairedComparison` says of a claim that its gap is ``"higher"``, ``"lower"`` or ``"equal"`` (zero).

@@ -48,7 +48,7 @@ def gap_statement(records, baseline, treatment):
     low, high = c.interval
     per_seed = ", ".join(f"{d:+.2f}" for d in c.differences)
     text += (f", the mean of {c.n} paired differences (seeds {', '.join(map(str, c.seeds))}: {per_seed}); "
-             f"95% t-interval [{low:+.2f}, {high:+.2f}], p = {c.p_value:.2f}. ")
+             f"95% t-interval {c.interval_text}, p = {c.p_value:.2f}. ")
     if c.n == 2:
         holds = "includes" if c.verdict == "undecided" else "excludes"
         return text + (f"The interval {holds} zero, but it rests on one degree of freedom: its width comes from a "
@@ -100,11 +100,10 @@ def finding(records, name, baseline, treatment):
     treatment = c.treatment
     if c.n < 2:
         return f"{name}: {c.mean:+.2f} points from one seed, which has no interval: an observation, not a finding."
-    low, high = c.interval
     says = {"better": f"the interval excludes zero: `{treatment}` scores higher on this profile",
             "worse": f"the interval excludes zero: `{treatment}` scores lower on this profile",
             "undecided": "the interval holds zero, so these runs cannot tell the two apart"}[c.verdict]
-    return (f"{name}: {c.mean:+.2f} points, 95% interval [{low:+.2f}, {high:+.2f}] over {c.n} seeds; {says}"
+    return (f"{name}: {c.mean:+.2f} points, 95% interval {c.interval_text} over {c.n} seeds; {says}"
             + (" (two seeds: one degree of freedom)." if c.n == 2 else "."))
 
 
@@ -262,8 +261,7 @@ def attribution_statement(records, controlled):
     whole, share, beyond = split
 
     def gap(c):
-        low, high = c.interval
-        return f"{c.mean:+.2f} points [{low:+.2f}, {high:+.2f}]"
+        return f"{c.mean:+.2f} points {c.interval_text}"
 
     text = (f"Over the {whole.n} seeds that have all three runs on the `{whole.profile}` profile, "
             f"`{claim.treatment.label}` scores {gap(whole)} against `{claim.baseline.label}`. Of that, "

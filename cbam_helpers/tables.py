@@ -174,7 +174,7 @@ def comparison_table(records, pairs, target=None, reported=None, pooled=True):
         c = compare(records, baseline, treatment)
         low, high = c.interval
         row = dict(comparison=name, n=c.n, mean_difference=c.mean,
-                   interval=f"[{low:+.2f}, {high:+.2f}]" if c.n >= 2 else "n/a", p=c.p_value, verdict=c.verdict,
+                   interval=c.interval_text if c.n >= 2 else "n/a", p=c.p_value, verdict=c.verdict,
                    ci_low=low, ci_high=high)
         expected = getattr(pair, "expected", None)
         if expected is not None:
