@@ -74,6 +74,12 @@ class PairedComparison:
             return 0.0 if self.mean else 1.0
         return two_sided_p(self.mean / self.se, self.n - 1)
 
+    def first(self, n):
+        """The comparison over its first ``n`` seeds in seed order: what it said when only those were trained."""
+        if not 1 <= n <= self.n:
+            raise ValueError(f"n must be between 1 and the {self.n} seeds compared, got {n}")
+        return PairedComparison(self.baseline, self.treatment, self.profile, self.seeds[:n], self.differences[:n])
+
     @property
     def verdict(self):
         """``'better'``, ``'worse'``, ``'undecided'`` (the interval holds zero) or ``'one seed'``."""

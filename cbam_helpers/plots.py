@@ -1,4 +1,6 @@
 """Figures the chapters show: learning curves, per-seed accuracies and paired gaps, attention scores, placements."""
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -298,4 +300,32 @@ def seed_noise(records_by_profile, title):
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.7 / height, 1, 1))  # room for the legend under the axes
+    return fig
+
+
+VERDICT_COLOURS = {"supported": "#1e8449", "contradicted": "#b03a2e", "bounded": "#2e86c1", "undecided": "#888"}
+
+
+def verdict_history(history, title):
+    """One panel per claim of a :func:`~cbam_helpers.tables.verdict_history` table: the mean difference and its 95%
+    interval after the first 2, 3, ... seeds, coloured by the claim's verdict at that count."""
+    claims = list(dict.fromkeys(history["comparison"]))
+    if not claims:
+        raise ValueError("no claim has two seeds to draw")
+    fig, axes = plt.subplots(1, len(claims), figsize=(2.6 * len(claims) + 1, 3.4), sharey=True, squeeze=False)
+    for ax, name in zip(axes[0], claims):
+        rows = history[history["comparison"] == name]
+        for row in rows.itertuples():
+            colour = VERDICT_COLOURS[row.claim]
+            ax.errorbar(row.n, row.mean_difference, yerr=[[row.mean_difference - row.ci_low],
+                                                           [row.ci_high - row.mean_difference]],
+                        fmt="o", color=colour, capsize=3, label=row.claim)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set(xlabel="seeds", xticks=rows["n"])
+        ax.set_title(textwrap.fill(name, 24), fontsize=9)
+    axes[0][0].set_ylabel("difference (points), 95% interval")
+    handles = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig

@@ -377,3 +377,30 @@ def pairing_statement(layouts, alike=0.2):
                     f"{layout.seeds - 1}, are what narrows an interval.")
         lines.append(f"- **{name}**: {what}")
     return "\n".join(lines)
+
+
+def verdict_history_statement(history):
+    """Each claim of a :func:`~cbam_helpers.tables.verdict_history` table in one bullet: its verdict at each seed
+    count, runs of the same verdict merged ("supported from 3 to 5 seeds"), and whether the first verdict that
+    decided anything (any but ``undecided``), if reached before the last count, held to the last seed."""
+    lines = []
+    for name, rows in history.groupby("comparison", sort=False):
+        spans = []  # [verdict, first n, last n]
+        for row in rows.itertuples():
+            if spans and spans[-1][0] == row.claim:
+                spans[-1][2] = row.n
+            else:
+                spans.append([row.claim, row.n, row.n])
+        words = [f"{verdict} at {first} seeds" if first == last else
+                 f"{verdict} at {first} and {last} seeds" if last == first + 1 else
+                 f"{verdict} from {first} to {last} seeds" for verdict, first, last in spans]
+        decided = [(verdict, first) for verdict, first, _ in spans if verdict != "undecided"]
+        final = spans[-1][0]
+        if not decided or decided[0][1] == spans[-1][2]:  # nothing decided, or only at the last count
+            end = ""
+        elif decided[0][0] == final:
+            end = f"; the verdict reached at {decided[0][1]} seeds held"
+        else:
+            end = f"; the verdict reached at {decided[0][1]} seeds did not hold"
+        lines.append(f"- **{name}**: " + ", ".join(words) + end + ".")
+    return "\n".join(lines)

@@ -194,6 +194,24 @@ def comparison_table(records, pairs, target=None, reported=None, pooled=True):
     return pd.DataFrame(rows)
 
 
+def verdict_history(records, claims, first=3):
+    """What each claim's paired comparison said after its first ``first``, ``first`` + 1, ... seeds in seed order,
+    the order the book trained them: one row per claim and seed count, with the mean difference, the 95% interval
+    and the claim's verdict (:func:`~cbam_helpers.comparisons.claim_verdict`). Three seeds, the default start, is
+    the fewest any verdict of the book rests on."""
+    if first < 2:
+        raise ValueError(f"an interval needs two seeds; first={first}")
+    rows = []
+    for claim in claims:
+        comparison = compare(records, claim.baseline, claim.treatment)
+        for n in range(first, comparison.n + 1):
+            c = comparison.first(n)
+            low, high = c.interval
+            rows.append(dict(comparison=claim.name, n=n, mean_difference=c.mean, ci_low=low, ci_high=high,
+                             interval=c.interval_text, claim=claim_verdict(c, claim.expected)))
+    return pd.DataFrame(rows, columns=["comparison", "n", "mean_difference", "ci_low", "ci_high", "interval", "claim"])
+
+
 def pooled_layout(records, pooled, baseline, treatment, cache):
     """The two-way layout whose error term a pair's pooled interval uses (see :func:`comparison_table`), or None."""
     if not pooled:

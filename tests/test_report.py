@@ -355,3 +355,39 @@ def test_seeds_phrase_words_a_count_and_a_search_that_gave_up():
 
     assert seeds_phrase(7) == "7 seeds"
     assert seeds_phrase(seeds_for(50.0, 0.5)) == "more than a thousand seeds"  # sd 50: ~40,000 seeds for +-0.5
+
+
+def test_verdict_history_replays_each_claim_seed_by_seed_by_hand():
+    from cbam_helpers.experiments import Claim
+    from cbam_helpers.report import verdict_history_statement
+    from cbam_helpers.tables import verdict_history
+
+    records = (runs(A, [80.0] * 5) + runs(B, [80.4, 80.5, 80.6, 78.5])  # differences +0.4, +0.5, +0.6, -1.5
+               + runs(C, [79.5, 80.0, 80.5, 80.0, 80.0]) + runs(GATED, [80.9, 81.0, 81.1, 81.0, 81.0]))
+    claims = [Claim("B helps", A, B, "higher"), Claim("C helps", A, C, "higher"), Claim("G helps", A, GATED, "higher")]
+    history = verdict_history(records, claims)
+    assert list(history.n) == [3, 4, 3, 4, 5, 3, 4, 5]  # each claim from three seeds to the seeds it has
+    b = history[history.comparison == "B helps"].set_index("n")
+    # three seeds: mean +0.5, sd 0.1, half-width t(0.975, 2) * 0.1 / sqrt(3) = 0.248
+    assert b.loc[3, "mean_difference"] == pytest.approx(0.5) and b.loc[3, "interval"] == "[+0.25, +0.75]"
+    # four: mean 0, sd sqrt(3.02 / 3), half-width t(0.975, 3) * sd / 2 = 1.60
+    assert b.loc[4, "ci_high"] == pytest.approx(3.182446 * math.sqrt(3.02 / 3) / 2, abs=1e-5)
+    assert list(b.claim) == ["supported", "undecided"]
+    # C: half-widths 1.24, 0.65 (t(0.975, 3) * sqrt(0.5 / 3) / 2), then 2.776 * sqrt(0.125) / sqrt(5) = 0.44
+    assert list(history[history.comparison == "C helps"].claim) == ["undecided", "undecided", "bounded"]
+    assert verdict_history_statement(history) == (
+        "- **B helps**: supported at 3 seeds, undecided at 4 seeds; the verdict reached at 3 seeds did not hold.\n"
+        "- **C helps**: undecided at 3 and 4 seeds, bounded at 5 seeds.\n"
+        "- **G helps**: supported from 3 to 5 seeds; the verdict reached at 3 seeds held.")
+    assert list(verdict_history(records, claims[:1], first=2).n) == [2, 3, 4]
+    with pytest.raises(ValueError, match="two seeds"):
+        verdict_history(records, claims, first=1)
+
+
+def test_a_comparison_over_its_first_seeds():
+    c = compare(runs(A, [80.0, 80.0, 80.0]) + runs(B, [81.0, 82.0, 83.0]), A, B)
+    assert c.first(2).seeds == (0, 1) and c.first(2).differences == pytest.approx((1.0, 2.0))
+    assert c.first(3) == c
+    for n in (0, 4):
+        with pytest.raises(ValueError, match="between 1 and the 3 seeds"):
+            c.first(n)
