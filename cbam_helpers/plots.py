@@ -308,10 +308,10 @@ VERDICT_COLOURS = {"supported": "#1e8449", "contradicted": "#b03a2e", "bounded":
 
 def verdict_history(history, title):
     """One panel per claim of a :func:`~cbam_helpers.tables.verdict_history` table: the mean difference and its 95%
-    interval after the first 2, 3, ... seeds, coloured by the claim's verdict at that count."""
+    interval at each seed count of the table, coloured by the claim's verdict at that count."""
     claims = list(dict.fromkeys(history["comparison"]))
     if not claims:
-        raise ValueError("no claim has two seeds to draw")
+        raise ValueError("no claim has the seeds to draw: the table has no rows")
     fig, axes = plt.subplots(1, len(claims), figsize=(2.6 * len(claims) + 1, 3.4), sharey=True, squeeze=False)
     for ax, name in zip(axes[0], claims):
         rows = history[history["comparison"] == name]

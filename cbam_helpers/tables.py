@@ -197,8 +197,8 @@ def comparison_table(records, pairs, target=None, reported=None, pooled=True):
 def verdict_history(records, claims, first=3):
     """What each claim's paired comparison said after its first ``first``, ``first`` + 1, ... seeds in seed order,
     the order the book trained them: one row per claim and seed count, with the mean difference, the 95% interval
-    and the claim's verdict (:func:`~cbam_helpers.comparisons.claim_verdict`). Three seeds, the default start, is
-    the fewest any verdict of the book rests on."""
+    and the claim's verdict (:func:`~cbam_helpers.comparisons.claim_verdict`). It starts at three seeds by default:
+    two give one degree of freedom, an interval too wide or too narrow by chance to replay."""
     if first < 2:
         raise ValueError(f"an interval needs two seeds; first={first}")
     rows = []
