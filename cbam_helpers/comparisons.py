@@ -21,6 +21,11 @@ def two_sided_p(t, df):
     return float(2 * stats.t.sf(abs(t), df))
 
 
+def interval_text(low, high):
+    """An interval as the chapters print it, ``[-0.36, +0.80]``: signed, to two decimals."""
+    return f"[{low:+.2f}, {high:+.2f}]"
+
+
 @dataclass(frozen=True)
 class PairedComparison:
     """``treatment`` minus ``baseline`` in accuracy points, seed by seed."""
@@ -61,9 +66,8 @@ class PairedComparison:
 
     @property
     def interval_text(self):
-        """The interval as the chapters print it, ``[-0.36, +0.80]``: signed, to two decimals."""
-        low, high = self.interval
-        return f"[{low:+.2f}, {high:+.2f}]"
+        """The interval as the chapters print it (:func:`interval_text`)."""
+        return interval_text(*self.interval)
 
     @property
     def p_value(self):

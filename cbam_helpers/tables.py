@@ -10,7 +10,7 @@ import pandas as pd
 from .analysis import sampling_floor, seeds_for, two_way
 from .profiles import FULL
 from .records import select
-from .comparisons import claim_verdict, compare
+from .comparisons import claim_verdict, compare, interval_text
 
 HEADERS = {
     "configuration": "configuration",
@@ -180,8 +180,8 @@ def comparison_table(records, pairs, target=None, reported=None, pooled=True):
         if expected is not None:
             row.update(claim=claim_verdict(c, expected), expected=expected)
         if layout is not None:
-            _, (pooled_low, pooled_high) = layout.difference(baseline, treatment)
-            row["pooled_interval"] = f"[{pooled_low:+.2f}, {pooled_high:+.2f}]"
+            _, pooled_interval = layout.difference(baseline, treatment)
+            row["pooled_interval"] = interval_text(*pooled_interval)
         if reported is not None:
             gap = reported[treatment] - reported[baseline]
             row = {"comparison": name, "reported_gap": gap, **row}
