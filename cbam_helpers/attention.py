@@ -3,7 +3,8 @@
 **Score modules** compute CBAM's attention maps. ``ChannelAttention`` returns the channel scores
 ``Mc(F) = sigmoid(MLP(MaxPool(F)) + MLP(AvgPool(F)))``, shape (B, C, 1, 1); ``SqueezeExcitation`` and
 ``MaxPoolAttention`` are the same module fed one descriptor (so the three can share weights),
-``ConstantChannelAttention`` and ``LearnedScores`` ignore the image; ``SpatialAttention`` returns ``Ms``, (B, 1, H, W).
+``ConstantChannelAttention`` and ``LearnedScores`` ignore the image; ``EfficientChannelAttention`` is
+ECA-Net's (a 1-D convolution across channels instead of an MLP); ``SpatialAttention`` returns ``Ms``, (B, 1, H, W).
 
 **The gate contract.** Every module :data:`GATES` builds, and that :class:`~cbam_helpers.MobileNet` places:
 
@@ -15,6 +16,7 @@
    any but the default 1.0, so two run ids never name the same model.
 """
 import contextlib
+import math
 import numbers
 
 import torch
@@ -196,6 +198,46 @@ class ChannelScale(nn.Module):
         return x * self.channel_gate(x).to(x.dtype)
 
 
+def eca_kernel_size(channels, gamma=2, b=1):
+    """ECA's kernel size for ``channels``: ``t = int(|(log2 C + b) / gamma|)``, made odd by adding one."""
+    t = int(abs((math.log2(channels) + b) / gamma))
+    return t if t % 2 else t + 1
+
+
+class EfficientChannelAttention(nn.Module):
+    """ECA-Net's scores: ``sigmoid(conv1d_k(AvgPool(F)))`` across channels, shape (B, C, 1, 1).
+
+    No MLP and so no reduction: each channel's score looks at its ``k`` neighbours in the channel order,
+    through ``k`` shared weights (no bias), with ``k`` from :func:`eca_kernel_size`.
+    """
+
+    def __init__(self, input_channels):
+        super().__init__()
+        hidden_units(input_channels, 1)  # the same checks on input_channels
+        self.input_channels = input_channels
+        self.kernel_size = eca_kernel_size(input_channels)
+        self.conv = nn.Conv1d(1, 1, self.kernel_size, padding=self.kernel_size // 2, bias=False)
+
+    def forward(self, x):
+        check_features(x, self.input_channels)
+        logits = self.conv(x.mean((2, 3))[:, None]).squeeze(1)
+        return torch.sigmoid(at_least_float32(logits))[..., None, None]
+
+    def extra_repr(self):
+        return f"input_channels={self.input_channels}, kernel_size={self.kernel_size}"
+
+
+class ECA(nn.Module):
+    """ECA-Net's gate, ``EfficientChannelAttention(F) * F``."""
+
+    def __init__(self, input_channels):
+        super().__init__()
+        self.channel_gate = EfficientChannelAttention(input_channels)
+
+    def forward(self, x):
+        return x * self.channel_gate(x).to(x.dtype)
+
+
 class PooledResidualMLP(nn.Module):
     """``F + MLP(AvgPool(F))``: the parameters of a channel gate's MLP, and no gate.
 
@@ -253,11 +295,12 @@ GATES = {
     "cbam-spatial": lambda channels, r=16: CBAM(channels, r, spatial=True),
     "cbam-constant": lambda channels, r=16: CBAM(channels, r, pooling="constant"),
     "scale": without_reduction(ChannelScale),
+    "eca": without_reduction(ECA),
     "residual-mlp": lambda channels, r=1.0: PooledResidualMLP(channels, r),
 }
 """Modules a :class:`~cbam_helpers.MobileNet` can place, by name: ``GATES[name](channels, reduction_ratio)``.
 
 ``cbam`` is the post's (and the paper's) channel gate; ``cbam-avg`` / ``cbam-max`` feed it one
-descriptor; ``cbam-spatial`` adds CBAM's spatial gate; ``cbam-constant``, ``scale`` and ``residual-mlp``
-are controls.
+descriptor (``cbam-avg`` is SE-Net's gate); ``cbam-spatial`` adds CBAM's spatial gate; ``eca`` is
+ECA-Net's; ``cbam-constant``, ``scale`` and ``residual-mlp`` are controls.
 """

@@ -4,9 +4,9 @@ import itertools
 import os
 from typing import NamedTuple
 
-from .configs import (BASELINE, BLOCKS_AVG, BLOCKS_CBAM, BLOCKS_MAX, BLOCKS_SPATIAL, FIRST_CONSTANT_ON_NOISE,
-                      FIRST_ON_GRAY, FIRST_ON_NOISE, FIRST_SCALE_ON_NOISE, LAST, LAST_R16, LAST_RESIDUAL_MLP,
-                      NOISY_BASELINE)
+from .configs import (BASELINE, BLOCKS_AVG, BLOCKS_CBAM, BLOCKS_ECA, BLOCKS_MAX, BLOCKS_SPATIAL,
+                      FIRST_CONSTANT_ON_NOISE, FIRST_ON_GRAY, FIRST_ON_NOISE, FIRST_SCALE_ON_NOISE, LAST, LAST_R16,
+                      LAST_RESIDUAL_MLP, NOISY_BASELINE)
 from .data import load_cifar10
 from .jobs import run_all
 from .profiles import ANNEALED, CPU, FULL, get_profile
@@ -22,6 +22,7 @@ EXPERIMENTS = {
     "spatial": (BASELINE, BLOCKS_CBAM, BLOCKS_SPATIAL),
     "signal": (NOISY_BASELINE, FIRST_ON_NOISE, FIRST_SCALE_ON_NOISE, *FIRST_ON_GRAY.values()),
     "controls": (BASELINE, LAST, LAST_RESIDUAL_MLP, NOISY_BASELINE, FIRST_ON_NOISE, FIRST_CONSTANT_ON_NOISE),
+    "gates": (BASELINE, BLOCKS_AVG, BLOCKS_CBAM, BLOCKS_ECA, BLOCKS_SPATIAL),
 }
 """Each experiment's configurations (:mod:`.configs`).
 
@@ -31,6 +32,8 @@ the gate, attention or extra parameters, channel and spatial gates, and extra ch
 some of the image (``signal``) with a constant-scale control. ``controls`` is the annealed profile's set: the
 post's four configurations and two matched controls, the same parameters as ``last`` with no gate
 (``residual-mlp``) and CBAM's input gate fed learned descriptors instead of the image's (``cbam-constant``).
+``gates`` is the annealed profile's question of which gate to put in every block: SE's average, CBAM's average and
+max, ECA-Net's convolution, and CBAM with its spatial gate.
 """
 
 class Claim(NamedTuple):

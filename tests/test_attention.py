@@ -191,7 +191,8 @@ def test_pooled_residual_mlp_adds_to_the_pooled_vector():
 def test_every_gate_keeps_the_contract(name):
     """Features in, features of the same shape and dtype out; scores only through ``channel_gate``."""
     x = torch.randn(2, 16, 4, 4)
-    gate = GATES[name](16) if name == "scale" else GATES[name](16, 4)
+    has_ratio = getattr(GATES[name], "has_reduction_ratio", True)
+    gate = GATES[name](16, 4) if has_ratio else GATES[name](16)
     with recorded_scores(gate) as scores:
         out = gate(x)
     assert isinstance(out, torch.Tensor) and out.shape == x.shape and out.dtype == x.dtype
@@ -238,3 +239,34 @@ def test_constant_gate_starts_where_cbam_starts_and_ignores_its_input():
                                                        "context"}
     constant.context.sum().backward()  # learnable
     assert constant.context.grad is not None
+
+
+@pytest.mark.parametrize("channels, kernel", [(16, 3), (24, 3), (32, 3), (64, 3), (96, 3), (160, 5), (320, 5),
+                                              (1280, 5), (512, 5), (2048, 7)])
+def test_eca_kernel_size_follows_the_paper(channels, kernel):
+    """ECA-Net's rule, |log2(C) / 2 + 1 / 2| made odd, at MobileNetV2's block widths and ResNet's 512 and 2048."""
+    from cbam_helpers.attention import eca_kernel_size
+
+    assert eca_kernel_size(channels) == kernel
+    assert GATES["eca"](channels).channel_gate.conv.kernel_size == (kernel,)
+
+
+def test_eca_scores_by_hand():
+    """Eight channels, k = 3 ((log2 8 + 1) / 2 = 2, made odd): each logit weighs a channel and its 2 neighbours."""
+    gate = GATES["eca"](8)
+    assert gate.channel_gate.kernel_size == 3
+    with torch.no_grad():
+        gate.channel_gate.conv.weight.copy_(torch.tensor([[[1.0, 2.0, -1.0]]]))
+    x = torch.arange(8.0).repeat_interleave(4).reshape(1, 8, 2, 2)  # channel c is constant c
+    # zero padding at both ends: logit_c = 1 * a_(c-1) + 2 * a_c - 1 * a_(c+1)
+    padded = [0.0, *range(8), 0.0]
+    logits = [padded[c] + 2 * padded[c + 1] - padded[c + 2] for c in range(8)]
+    expected = torch.sigmoid(torch.tensor(logits))
+    torch.testing.assert_close(gate.channel_gate(x).flatten(), expected)
+    torch.testing.assert_close(gate(x), x * expected[None, :, None, None])
+    assert sum(p.numel() for p in gate.parameters()) == 3
+
+
+def test_eca_refuses_a_reduction_ratio():
+    with pytest.raises(ValueError, match="no reduction ratio"):
+        GATES["eca"](64, 16)
