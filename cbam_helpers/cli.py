@@ -47,7 +47,25 @@ def main(argv=None):
     concurrency.add_argument("--steps", type=int, default=50, help="timed steps per job (default: 50)")
     concurrency.add_argument("--compile", action="store_true", help="torch.compile the model")
 
+    check = commands.add_parser("check", help="probe a channel gate you wrote for the common mistakes",
+                                description="Builds CLASS(channels[, ratio]) and reports which properties of "
+                                            "a channel gate it has (cbam_helpers.check_gate); exit status 0 "
+                                            "when all hold, 1 when some fail, 2 when it cannot be built.")
+    check.add_argument("target", metavar="package.module:ClassName", help="the class to build and check")
+    check.add_argument("--channels", type=int, required=True, help="channels C the gate is built for")
+    check.add_argument("--ratio", type=float, default=None,
+                       help="reduction ratio, passed as the second argument (default: the class's own)")
+    check.add_argument("--kind", choices=("scores", "gated"), default="scores",
+                       help="what the module returns: scores (B, C[, 1, 1]) or gated features (default: scores)")
+    check.add_argument("--descriptor", choices=("both", "avg"), default="both",
+                       help="both: CBAM's average and max; avg: SE's average alone (default: both)")
+    check.add_argument("--size", type=int, default=7, help="height and width of the probe maps (default: 7)")
+
     args = parser.parse_args(argv)
+    if args.command == "check":
+        from .checker import main as check_main
+
+        return check_main(parser, args)
     with pd.option_context("display.precision", 2, "display.width", 120):
         if args.command == "reproduce":
             from .experiments import reproduce as reproduce_experiments
