@@ -53,6 +53,16 @@ class Task:
     def but(self, **changes):
         return replace(self, **changes)
 
+    @property
+    def name(self):
+        return f"{self.cue} cue"
+
+    def sample(self, n, seed):
+        return generate(self, n, seed)
+
+    def network(self, gate="none", **options):
+        return SmallNet(self, gate, **options)
+
 
 def gratings(labels, size, classes, amplitude, generator):
     """One grating per label: orientation ``label * pi / classes``, period 4 pixels, random phase. (n, size, size)"""
@@ -157,16 +167,17 @@ QUICK = Setting(train=1000, test=500, epochs=3)
 
 
 def train(task, gate="none", seed=0, setting=DEFAULT, **net_options):
-    """Train one :class:`SmallNet` on fresh data of ``task``; return ``dict(accuracy, model, seconds)``.
+    """Train ``task``'s network (:class:`SmallNet` here) on fresh data of ``task``; return ``dict(accuracy, model,
+    seconds)``.
 
     Data, initialisation and batch order all follow ``seed``; the test set is drawn from another
     stream of the same seed, so no test input is a training input.
     """
     start = time.perf_counter()
-    x, y, _ = generate(task, setting.train, seed=2 * seed)
-    x_test, y_test, _ = generate(task, setting.test, seed=2 * seed + 1)
+    x, y, _ = task.sample(setting.train, seed=2 * seed)
+    x_test, y_test, _ = task.sample(setting.test, seed=2 * seed + 1)
     torch.manual_seed(seed)
-    model = SmallNet(task, gate, **net_options)
+    model = task.network(gate, **net_options)
     optimizer = torch.optim.Adam(model.parameters(), lr=setting.lr)
     steps = setting.epochs * math.ceil(setting.train / setting.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, setting.lr, total_steps=steps)
@@ -201,7 +212,7 @@ def compare_gates(task, gates=GATE_NAMES, seeds=range(10), setting=DEFAULT, prog
     """Accuracy of every gate at every seed on ``task``: a long DataFrame (gate, seed, accuracy in %)."""
     jobs = [(gate, seed) for seed in seeds for gate in gates]
     rows = [dict(gate=gate, seed=seed, accuracy=100 * train(task, gate, seed, setting, **net_options)["accuracy"])
-            for gate, seed in tqdm(jobs, desc=f"{task.cue} cue", disable=not progress)]
+            for gate, seed in tqdm(jobs, desc=task.name, disable=not progress)]
     return pd.DataFrame(rows)
 
 
