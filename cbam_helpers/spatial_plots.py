@@ -73,3 +73,35 @@ def maps_per_input(models, task, inputs=6, seed=10_000):
         axes[row, 0].set_ylabel(LABELS[name].replace(" (", "\n("), fontsize=8)
     fig.colorbar(image, ax=axes.ravel().tolist(), label="Ms", shrink=0.8)
     return fig
+
+
+def accuracies(frame):
+    """Each front end's test accuracy: one dot per seed, the mean with its 95% t-interval."""
+    import seaborn as sns
+
+    frame = frame.assign(**{"front end": frame["gate"].map(LABELS)})
+    order = [LABELS[g] for g in LABELS if g in set(frame["gate"])]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    sns.stripplot(frame, x="accuracy", y="front end", order=order, color="0.6", jitter=0.15, ax=ax)
+    sns.pointplot(frame, x="accuracy", y="front end", order=order, errorbar=("ci", 95), linestyle="none",
+                  color="C3", markers="D", ax=ax)
+    ax.set(xlabel="test accuracy (%)", ylabel="")
+    fig.tight_layout()
+    return fig
+
+
+def paired_gaps(groups):
+    """Forest plot: ``{panel title: {gate: PairedComparison}}``, each gap with its 95% interval; zero marked."""
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 2.9), squeeze=False)
+    for ax, (title, comparisons) in zip(axes[0], groups.items()):
+        names = list(comparisons)
+        means = [comparisons[n].mean for n in names]
+        lows = [comparisons[n].mean - comparisons[n].interval[0] for n in names]
+        highs = [comparisons[n].interval[1] - comparisons[n].mean for n in names]
+        ax.errorbar(means, range(len(names)), xerr=[lows, highs], fmt="o", color="C0", capsize=3)
+        ax.axvline(0, color="0.4", lw=1, ls="--")
+        ax.set(yticks=range(len(names)), yticklabels=[LABELS[n] for n in names], title=title,
+               xlabel="accuracy difference (points)")
+        ax.invert_yaxis()
+    fig.tight_layout()
+    return fig

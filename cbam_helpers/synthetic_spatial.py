@@ -3,7 +3,7 @@
 Every input has ``channels`` channels of Gaussian noise. A small square *patch*, at a position drawn at
 random per input, carries the class in every channel: a faint grating whose orientation is the label. The
 patch is also a little brighter than the noise around it (``cue_strength``), a cue that the channel-mean map
-of CBAM's spatial gate can see. A channel gate cannot help: every channel carries the same patch, and global
+of CBAM's spatial gate can see. ``distractors`` adds that many uncued patches of random orientation. A channel gate cannot help: every channel carries the same patch, and global
 pooling over positions discards where it is. A network without a gate averages its features over every
 position, most of them noise; a spatial gate that finds the patch can close the rest first.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from .attention import ChannelAttention, SpatialAttention
+from .attention import ChannelAttention, ChannelScale, SpatialAttention
 from .synthetic import gratings
 
 
@@ -26,6 +26,7 @@ class SpatialTask:
     patch: int = 5
     grating: float = 0.6
     cue_strength: float = 1.0
+    distractors: int = 0
 
     def __post_init__(self):
         if self.channels < 1 or self.classes < 2 or not 2 <= self.patch <= self.size:
@@ -52,6 +53,12 @@ def generate(task, n, seed):
     labels = torch.randint(task.classes, (n,), generator=generator)
     corners = torch.randint(s - p + 1, (n, 2), generator=generator)
     patches = gratings(labels, p, task.classes, task.grating, generator) + task.cue_strength
+    for _ in range(task.distractors):  # uncued gratings of random orientation, drawn first so the patch is on top
+        others = gratings(torch.randint(task.classes, (n,), generator=generator), p, task.classes, task.grating,
+                          generator)
+        where = torch.randint(s - p + 1, (n, 2), generator=generator)
+        for i, (row, column) in enumerate(where.tolist()):
+            x[i, :, row:row + p, column:column + p] += others[i]
     for i, (row, column) in enumerate(corners.tolist()):
         x[i, :, row:row + p, column:column + p] += patches[i]
     return x, labels, corners
@@ -109,13 +116,16 @@ class SpatialNet(nn.Module):
 
     def __init__(self, task, gate="none", width=16, reduction_ratio=1.0, place="conv"):
         super().__init__()
-        if gate not in ARRANGEMENTS:
-            raise ValueError(f"gate must be one of {ARRANGEMENTS}, got {gate!r}")
+        if gate not in ARRANGEMENTS + ("scale",):
+            raise ValueError(f"gate must be one of {ARRANGEMENTS + ('scale',)}, got {gate!r}")
         if place not in ("input", "conv"):
             raise ValueError(f"place must be 'input' or 'conv', got {place!r}")
         self.place = place
         channels = task.channels if place == "input" else width
-        self.gate = None if gate == "none" else GatePair(channels, gate, reduction_ratio)
+        if gate == "scale":  # the control for a channel gate: learned constants, one per channel
+            self.gate = ChannelScale(channels)
+        else:
+            self.gate = None if gate == "none" else GatePair(channels, gate, reduction_ratio)
         self.conv1 = nn.Sequential(nn.Conv2d(task.channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
                                    nn.ReLU())
         self.conv2 = nn.Sequential(nn.Conv2d(width, width, 3, stride=2, padding=1, bias=False),
@@ -134,7 +144,7 @@ class SpatialNet(nn.Module):
     def spatial_map(self, x):
         """The spatial gate's map for each input, (B, H, W), computed where the gate computes it."""
         gate = self.gate
-        if gate is None or gate.spatial_gate is None:
+        if getattr(gate, "spatial_gate", None) is None:
             raise ValueError("this network has no spatial gate")
         if self.place == "conv":
             x = self.conv1(x)
@@ -155,7 +165,7 @@ left open. Between the orderings the mechanism predicts nothing."""
 
 LABELS = {"none": "no gate", "channel": "channel gate", "spatial": "spatial gate",
           "channel-spatial": "CBAM (channel, then spatial)", "parallel": "parallel (both from F)",
-          "spatial-channel": "spatial, then channel"}
+          "spatial-channel": "spatial, then channel", "scale": "constant channel scale"}
 
 
 def mean_inside_and_outside(model, task, n=256, seed=10_000):
@@ -164,3 +174,19 @@ def mean_inside_and_outside(model, task, n=256, seed=10_000):
     model.eval()
     maps, inside = model.spatial_map(x), patch_masks(task, corners)
     return (maps * inside).sum((1, 2)) / inside.sum((1, 2)), (maps * ~inside).sum((1, 2)) / (~inside).sum((1, 2))
+
+
+def prediction_table(comparisons):
+    """One row per front end against no gate: the prediction, the paired gap and its 95% interval, the verdict."""
+    import pandas as pd
+
+    from .synthetic import gap_columns
+
+    rows = []
+    for gate, c in sorted(comparisons.items(), key=lambda item: list(LABELS).index(item[0])):
+        measured = {"better": "helps", "worse": "hurts"}.get(c.verdict, c.verdict)
+        predicted = PREDICTIONS.get(gate, "open")
+        agrees = "-" if predicted == "open" else ("yes" if measured == predicted else "no")
+        rows.append({"front end": LABELS[gate], "predicted": predicted, **gap_columns(c), "measured": measured,
+                     "as predicted": agrees})
+    return pd.DataFrame(rows)

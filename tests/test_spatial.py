@@ -85,6 +85,15 @@ def test_spatial_net_and_its_maps():
             assert net.spatial_map(x).shape == (5, task.size, task.size)
     with pytest.raises(ValueError, match="gate must be one of"):
         SpatialNet(task, "cbam")
+    on_input = SpatialNet(task, "spatial", place="input")
+    assert on_input(x).shape == (5, task.classes) and on_input.spatial_map(x).shape == (5, 16, 16)
+    assert on_input.gate.channel_gate is None  # a spatial gate alone has no channel gate
+    scaled = SpatialNet(task, "scale")
+    assert scaled(x).shape == (5, task.classes)
+    with pytest.raises(ValueError, match="no spatial gate"):
+        scaled.spatial_map(x)
+    with pytest.raises(ValueError, match="place"):
+        SpatialNet(task, place="head")
 
 
 def test_training_is_seeded_and_maps_can_be_read():
@@ -102,3 +111,15 @@ def test_bad_tasks_are_refused():
         SpatialTask(patch=20)
     with pytest.raises(ValueError, match="order must be one of"):
         GatePair(4, "none")
+
+
+def test_distractors_are_uncued_gratings_that_leave_the_rest_alone():
+    task = SpatialTask(distractors=2)
+    x, labels, corners = generate(task, 32, seed=5)
+    x0, labels0, corners0 = generate(task.but(distractors=0), 32, seed=5)
+    assert torch.equal(labels, labels0) and torch.equal(corners, corners0)
+    assert not torch.equal(x, x0)
+    # with no grating a distractor adds exactly nothing: it carries no cue
+    flat, _, _ = generate(task.but(grating=0.0), 32, seed=5)
+    flat0, _, _ = generate(task.but(grating=0.0, distractors=0), 32, seed=5)
+    assert torch.equal(flat, flat0)
