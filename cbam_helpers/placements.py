@@ -34,17 +34,20 @@ def build_gate(name, channels, reduction_ratio=16):
 
 
 class GatedBottleneck(Bottleneck):
-    """torchvision's ``Bottleneck`` with ``gate`` on the residual branch: after ``bn3``, before the addition."""
+    """torchvision's ``Bottleneck`` with ``gate`` on the residual branch:
+    after ``bn3``, before the addition."""
 
-    def __init__(self, *args, gate="cbam-spatial", reduction_ratio=16, **kwargs):
+    def __init__(self, *args, gate="cbam-spatial", reduction_ratio=16,
+                 **kwargs):
         super().__init__(*args, **kwargs)
-        self.gate = build_gate(gate, self.bn3.num_features, reduction_ratio)
+        channels = self.bn3.num_features
+        self.gate = build_gate(gate, channels, reduction_ratio)
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.gate(self.bn3(self.conv3(out)))  # the gate scales the branch, not the identity
+        out = self.gate(self.bn3(self.conv3(out)))  # the branch only
         return self.relu(out + identity)
 
 
@@ -92,7 +95,7 @@ def flops_per_image(model, size):
     """Forward FLOPs for one ``size`` x ``size`` image, as ``FlopCounterMode`` counts them (matmuls, convolutions)."""
     model.eval()
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
+    with counter:  # not under no_grad: the counter's module tracker hooks into autograd
         model(torch.randn(1, 3, size, size))
     return counter.get_total_flops()
 

@@ -105,3 +105,4 @@ def paired_gaps(groups):
         ax.invert_yaxis()
     fig.tight_layout()
     return fig
+
