@@ -125,12 +125,15 @@ class SmallNet(nn.Module):
         if place not in ("input", "conv"):
             raise ValueError(f"place must be 'input' or 'conv', got {place!r}")
         self.place = place
-        self.gate = make_gate(gate, task.channels if place == "input" else width, reduction_ratio)
+        self.gate = self.make_gate(gate, task.channels if place == "input" else width, reduction_ratio)
         self.conv1 = nn.Sequential(nn.Conv2d(task.channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
                                    nn.ReLU())
         self.conv2 = nn.Sequential(nn.Conv2d(width, width, 3, stride=2, padding=1, bias=False),
                                    nn.BatchNorm2d(width), nn.ReLU())
         self.head = nn.Linear(width, task.classes)
+
+    make_gate = staticmethod(make_gate)
+    """Builds the front end from its name; a subclass with other front ends overrides it."""
 
     def scores(self, x):
         """The gate's scores per input and channel, (B, C): what it lets through."""
@@ -260,13 +263,18 @@ def prediction_table(comparisons, labels=None):
     rows = []
     for cue, by_gate in comparisons.items():
         for gate, c in by_gate.items():
-            measured = {"better": "helps", "worse": "hurts", "undecided": "undecided"}.get(c.verdict, c.verdict)
-            predicted = PREDICTIONS.get((cue, gate), "open")
-            agrees = {"helps": measured == "helps", "cannot help": measured != "helps"}.get(predicted)
-            rows.append({"cue": cue, "front end": labels.get(gate, gate), "predicted": predicted, **gap_columns(c),
-                         "measured": measured,
-                         "as predicted": "-" if agrees is None else ("yes" if agrees else "no")})
+            rows.append({"cue": cue, "front end": labels.get(gate, gate),
+                         **prediction_columns(PREDICTIONS.get((cue, gate), "open"), c)})
     return pd.DataFrame(rows)
+
+
+def prediction_columns(predicted, comparison):
+    """A prediction against a paired comparison as table cells: the prediction, the gap, what was measured,
+    and whether it agrees (``-`` for an open prediction)."""
+    measured = {"better": "helps", "worse": "hurts"}.get(comparison.verdict, comparison.verdict)
+    agrees = {"helps": measured == "helps", "cannot help": measured != "helps"}.get(predicted)
+    return {"predicted": predicted, **gap_columns(comparison), "measured": measured,
+            "as predicted": "-" if agrees is None else ("yes" if agrees else "no")}
 
 
 def chapter_setting():

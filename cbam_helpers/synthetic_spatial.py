@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .attention import ChannelAttention, ChannelScale, SpatialAttention
-from .synthetic import gratings
+from .synthetic import SmallNet, gratings
 
 
 @dataclass(frozen=True)
@@ -107,38 +107,21 @@ class GatePair(nn.Module):
         return x * self.channel_gate(x)
 
 
-class SpatialNet(nn.Module):
-    """``conv3x3 -> BN -> ReLU -> conv3x3/2 -> BN -> ReLU -> global average -> linear`` with a gate.
-
-    ``place="input"`` gates the input; ``place="conv"`` gates the first convolution's output, as a gate in a
-    real network gates features.
-    """
+class SpatialNet(SmallNet):
+    """Chapter 2b's network (:class:`~cbam_helpers.synthetic.SmallNet`) with this task's front ends
+    (:data:`ARRANGEMENTS`, and ``'scale'``), by default after the first convolution, as a gate in a real network
+    gates features."""
 
     def __init__(self, task, gate="none", width=16, reduction_ratio=1.0, place="conv"):
-        super().__init__()
-        if gate not in ARRANGEMENTS + ("scale",):
-            raise ValueError(f"gate must be one of {ARRANGEMENTS + ('scale',)}, got {gate!r}")
-        if place not in ("input", "conv"):
-            raise ValueError(f"place must be 'input' or 'conv', got {place!r}")
-        self.place = place
-        channels = task.channels if place == "input" else width
-        if gate == "scale":  # the control for a channel gate: learned constants, one per channel
-            self.gate = ChannelScale(channels)
-        else:
-            self.gate = None if gate == "none" else GatePair(channels, gate, reduction_ratio)
-        self.conv1 = nn.Sequential(nn.Conv2d(task.channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-                                   nn.ReLU())
-        self.conv2 = nn.Sequential(nn.Conv2d(width, width, 3, stride=2, padding=1, bias=False),
-                                   nn.BatchNorm2d(width), nn.ReLU())
-        self.head = nn.Linear(width, task.classes)
+        super().__init__(task, gate, width, reduction_ratio, place)
 
-    def forward(self, x):
-        if self.gate is not None and self.place == "input":
-            x = self.gate(x)
-        x = self.conv1(x)
-        if self.gate is not None and self.place == "conv":
-            x = self.gate(x)
-        return self.head(self.conv2(x).mean((2, 3)))
+    @staticmethod
+    def make_gate(name, channels, reduction_ratio=1.0):
+        if name not in ARRANGEMENTS + ("scale",):
+            raise ValueError(f"gate must be one of {ARRANGEMENTS + ('scale',)}, got {name!r}")
+        if name == "scale":  # the control for a channel gate: learned constants, one per channel
+            return ChannelScale(channels)
+        return None if name == "none" else GatePair(channels, name, reduction_ratio)
 
     @torch.no_grad()
     def spatial_map(self, x):
@@ -180,13 +163,8 @@ def prediction_table(comparisons):
     """One row per front end against no gate: the prediction, the paired gap and its 95% interval, the verdict."""
     import pandas as pd
 
-    from .synthetic import gap_columns
+    from .synthetic import prediction_columns
 
-    rows = []
-    for gate, c in sorted(comparisons.items(), key=lambda item: list(LABELS).index(item[0])):
-        measured = {"better": "helps", "worse": "hurts"}.get(c.verdict, c.verdict)
-        predicted = PREDICTIONS.get(gate, "open")
-        agrees = "-" if predicted == "open" else ("yes" if measured == predicted else "no")
-        rows.append({"front end": LABELS[gate], "predicted": predicted, **gap_columns(c), "measured": measured,
-                     "as predicted": agrees})
-    return pd.DataFrame(rows)
+    ordered = sorted(comparisons.items(), key=lambda item: list(LABELS).index(item[0]))
+    return pd.DataFrame([{"front end": LABELS[gate], **prediction_columns(PREDICTIONS.get(gate, "open"), c)}
+                         for gate, c in ordered])
