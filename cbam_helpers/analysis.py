@@ -1,11 +1,13 @@
-"""How precise a comparison of two configurations can be: test-set floor, seeds needed, a pooled error term.
+"""How precise a comparison of two configurations can be: test-set sampling error, seeds needed, a pooled error term.
 
 Three ideas the experiment chapters rest on:
 
-* **The test-set floor.** A network scored on ``n`` test images has its accuracy measured with binomial
+* **Test-set sampling error.** A network scored on ``n`` test images has its accuracy measured with binomial
   noise ``sqrt(a (1 - a) / n)``: how far the number may be from the network's accuracy on all images like
-  these. Seed-to-seed spread on one fixed test set is another quantity and can fall below the floor, because
-  networks trained from different seeds tend to miss the same hard images.
+  these. It is not a floor for the seed spread: every run here is scored on the same fixed test set, so the
+  seed-to-seed spread (and every interval built from it) is conditional on that set, and can fall below it.
+  The sampling error of a *difference* on a shared test set depends on how often the two networks disagree,
+  ``sqrt(d / n)`` at most for a fraction ``d`` of images on which exactly one is right.
 * **Seeds needed.** The 95% interval of a mean difference over ``n`` seeds has half-width
   ``t(0.975, df) * sd_difference / sqrt(n)``; :func:`seeds_needed` finds the smallest ``n`` that brings it
   under a target, for the paired analysis (``df = n - 1``) or the pooled one (``df = (k - 1)(n - 1)``).
@@ -24,7 +26,7 @@ from scipy import stats
 from .comparisons import t_quantile
 
 
-def sampling_floor(accuracy, test_images=10_000):
+def sampling_error(accuracy, test_images=10_000):
     """Binomial standard error, in points, of an accuracy (a fraction or %) measured on ``test_images`` images."""
     a = accuracy / 100 if accuracy > 1 else accuracy
     return 100 * math.sqrt(a * (1 - a) / test_images)
@@ -167,3 +169,15 @@ def stopping_rules(sd_difference, half_width=0.6, first=3, most=12, trials=20_00
 def first_or_last(hits):
     """Per row, the index of the first True; the last index where a row has none."""
     return np.where(hits.any(axis=1), hits.argmax(axis=1), hits.shape[1] - 1)
+
+
+def epoch_closed(record, threshold=0.1):
+    """The first epoch from which the gate scored every extra channel below ``threshold`` in every later epoch too;
+    ``None`` when it never did (or the run recorded no scores)."""
+    closed = None
+    for epoch in record.history:
+        if epoch.attention is None or max(epoch.attention[3:]) >= threshold:
+            closed = None
+        elif closed is None:
+            closed = epoch.epoch
+    return closed

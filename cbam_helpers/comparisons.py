@@ -1,10 +1,10 @@
-"""Two configurations compared on their per-seed paired differences, and what a claim about the gap may say.
+"""Two configurations compared on their per-seed paired differences, and the book's one vocabulary of verdicts.
 
 Runs with the same seed share the backbone's initialisation and the order of the data (``RunConfig.build_model``
-seeds before building), so the difference seed by seed removes most of what the seed changes. A comparison gives
-the mean difference, its standard error and a 95% t-interval with n - 1 degrees of freedom; :func:`claim_verdict`
-reads a claim off that interval.
-"""
+seeds before building), so a seed's difference is a like-for-like comparison; how much that narrows the spread
+depends on how alike same-seed runs are, which the records measure (on the annealed profile: hardly at all).
+A comparison gives the mean difference, its standard error, t-intervals with n - 1 degrees of freedom, the
+prediction interval of one more seed's difference, and a verdict (:data:`VERDICTS`) against :data:`MARGIN`."""
 import math
 from dataclasses import dataclass
 
@@ -84,45 +84,56 @@ class PairedComparison:
             raise ValueError(f"n must be between 1 and the {self.n} seeds compared, got {n}")
         return PairedComparison(self.baseline, self.treatment, self.profile, self.seeds[:n], self.differences[:n])
 
+    def interval_at(self, confidence):
+        """The ``confidence`` t-interval of the mean difference; NaNs with fewer than two seeds."""
+        if self.n < 2:
+            return math.nan, math.nan
+        half = t_quantile(0.5 + confidence / 2, self.n - 1) * self.se
+        return self.mean - half, self.mean + half
+
+    @property
+    def prediction_interval(self):
+        """Where one more seed's paired difference falls, 95%: mean +- t * sd * sqrt(1 + 1/n).
+
+        The interval to hold a single run's gap against (the post's), not the interval of the mean."""
+        if self.n < 2:
+            return math.nan, math.nan
+        half = t_quantile(0.975, self.n - 1) * self.sd * math.sqrt(1 + 1 / self.n)
+        return self.mean - half, self.mean + half
+
+    def equivalent(self, margin=None):
+        """Two one-sided tests at 5%: the 90% interval lies inside +-``margin`` (:data:`MARGIN` by default)."""
+        margin = MARGIN if margin is None else margin
+        low, high = self.interval_at(0.90)
+        return -margin < low and high < margin
+
     @property
     def verdict(self):
-        """``'better'``, ``'worse'``, ``'undecided'`` (the interval holds zero) or ``'one seed'``."""
+        """One word of :data:`VERDICTS` for this comparison, against :data:`MARGIN`."""
         if self.n < 2:
             return "one seed"
         low, high = self.interval
-        return "better" if low > 0 else "worse" if high < 0 else "undecided"
+        if low > 0:
+            return "higher"
+        if high < 0:
+            return "lower"
+        return "equivalent" if self.equivalent() else "undecided"
 
 
-DECISIVE_HALF_WIDTH = 0.6
-"""Points: an interval at most this wide on each side is narrow enough to bound an effect of the size the post
-reports (0.6 to 0.9 points), so that a claim it does not support is bounded rather than left undecided."""
+MARGIN = 0.6
+"""Points: the book's one decision margin. Gaps smaller than this are treated as no gap; it is as large as the
+effects at stake (the post's single-run gaps are 0.6 to 0.9 points), so "equivalent" rules out a gap the size
+the post reports, not every gap."""
 
-
-def claim_verdict(comparison, expected, margin=DECISIVE_HALF_WIDTH):
-    """What a :class:`PairedComparison` says of a claim that its gap is ``"higher"``, ``"lower"`` or ``"equal"`` (zero).
-
-    * ``supported``: the 95% interval excludes zero on the claimed side (for ``"equal"``: it holds zero and lies
-      within +-``margin``, so any gap is smaller than that);
-    * ``contradicted``: it excludes zero on the other side (for ``"equal"``: on either side);
-    * ``bounded``: it holds zero and its half-width is at most ``margin``: no effect is found, and one larger than
-      the interval's far end is ruled out;
-    * ``undecided``: it holds zero and is wider than that; ``one seed``: no interval at all.
-    """
-    if expected not in ("higher", "lower", "equal"):
-        raise ValueError(f"expected must be 'higher', 'lower' or 'equal', got {expected!r}")
-    if comparison.n < 2:
-        return "one seed"
-    low, high = comparison.interval
-    if expected == "equal":
-        if low > 0 or high < 0:
-            return "contradicted"
-        return "supported" if max(-low, high) <= margin else "undecided"
-    claimed_side, other_side = (low > 0, high < 0) if expected == "higher" else (high < 0, low > 0)
-    if claimed_side:
-        return "supported"
-    if other_side:
-        return "contradicted"
-    return "bounded" if comparison.half_width <= margin else "undecided"
+VERDICTS = {
+    "higher": "the 95% interval lies above zero",
+    "lower": "the 95% interval lies below zero",
+    "equivalent": f"the 95% interval holds zero and the 90% interval lies inside ±{MARGIN} points "
+                  "(two one-sided tests): no gap as large as the margin",
+    "undecided": "the 95% interval holds zero and the 90% interval reaches past the margin",
+    "one seed": "one run each: no interval",
+}
+"""The verdicts of :attr:`PairedComparison.verdict`, each with its one meaning."""
 
 
 def accuracies_by_seed(records, configuration):
@@ -139,3 +150,19 @@ def compare(records, baseline, treatment):
     profiles = {r.profile.name for r in records if r.configuration in (baseline, treatment)}
     return PairedComparison(baseline.label, treatment.label, ", ".join(sorted(profiles)), seeds,
                             tuple(b[s] - a[s] for s in seeds))
+
+
+def split_gain(records, controlled):
+    """A claimed gain and its two parts (a :class:`~cbam_helpers.experiments.Controlled`): the three
+    :class:`~cbam_helpers.comparisons.PairedComparison` s *whole* (gate - baseline), *share* (control - baseline) and
+    *beyond* (gate - control), over the seeds that have all three runs, so that seed by seed whole = share + beyond;
+    None where fewer than two seeds have all three."""
+    claim, control = controlled.claim, controlled.control
+    wanted = (claim.baseline, control.baseline, claim.treatment)
+    seeds = set.intersection(*(set(accuracies_by_seed(records, c)) for c in wanted))
+    if len(seeds) < 2:
+        return None
+    common = [r for r in records if r.seed in seeds and r.configuration in wanted]
+    return tuple(compare(common, a, b) for a, b in ((claim.baseline, claim.treatment),
+                                                    (claim.baseline, control.baseline),
+                                                    (control.baseline, claim.treatment)))

@@ -50,16 +50,17 @@ CLAIMS = (Claim("attention last helps", BASELINE, LAST, "higher"),
           Claim("noise channels hurt", BASELINE, NOISY_BASELINE, "lower"),
           Claim("attention first recovers from noise", NOISY_BASELINE, FIRST_ON_NOISE, "higher"),
           Claim("attention first reaches the RGB baseline", BASELINE, FIRST_ON_NOISE, "equal"))
-"""The post's claims, each judged by :func:`~cbam_helpers.comparisons.claim_verdict`."""
+"""The post's claims: the side each claims beside the verdict of our paired comparison
+(:data:`~cbam_helpers.comparisons.VERDICTS`)."""
 
 CONTROLS = (Claim("last gate - same-size residual MLP", LAST_RESIDUAL_MLP, LAST, "higher"),
             Claim("input gate - matched constant gate, on noise", FIRST_CONSTANT_ON_NOISE, FIRST_ON_NOISE, "higher"))
-"""What the annealed profile's two controls separate: gating from capacity, looking at the image from not. Each is
-judged as the claim that the gate adds something its control does not (``bounded``: at most the interval's end)."""
+"""What the annealed profile's two controls separate: gating from capacity, looking at the image from not: each is
+the gate minus its control, so ``higher`` would say the gate adds something its control lacks."""
 
 
 class Controlled(NamedTuple):
-    """A claim of a gain and the control that splits it (:func:`~cbam_helpers.report.attribution_statement`):
+    """A claim of a gain and the control that splits it (:func:`~cbam_helpers.comparisons.split_gain`):
     ``control.treatment`` is ``claim.treatment`` and ``control.baseline`` the control, which ``without`` describes;
     ``adds`` names what the gate has and its control lacks."""
 

@@ -8,8 +8,8 @@ import seaborn as sns
 
 from .batches import InputSpec
 from .records import select
-from .comparisons import compare
-from .report import extra_channel_scores, split_gain
+from .comparisons import compare, split_gain
+from .report import extra_channel_scores
 from .tables import history_frame, seed_noise as seed_noise_table
 
 CHANNEL_NAMES = InputSpec(3).channel_names
@@ -88,7 +88,7 @@ def paired_gaps(records, pairs, title):
 
 def gain_splits(records, controlled, title):
     """A forest plot, as :func:`paired_gaps`, of each claimed gain and its two parts
-    (:func:`~cbam_helpers.report.split_gain`): the whole, its control's share, and what the gate adds on top, over
+    (:func:`~cbam_helpers.comparisons.split_gain`): the whole, its control's share, and what the gate adds on top, over
     the seeds that have all three runs; a rule between one claim's rows and the next's."""
     comparisons, labels = [], []
     for c in controlled:
@@ -271,7 +271,7 @@ def stem_norms(records, title):
 
 def seed_noise(records_by_profile, title):
     """Why a profile can or cannot decide, in two panels: each run's final accuracy as its distance from its
-    configuration's mean (the seed spread; grey, the test-set floor), and how far its last epoch moved it."""
+    configuration's mean (the seed spread; grey, the test-set sampling error), and how far its last epoch moved it."""
     rows = []
     for profile, records in records_by_profile.items():
         for configuration in dict.fromkeys(r.configuration for r in records):
@@ -280,14 +280,14 @@ def seed_noise(records_by_profile, title):
             rows += [dict(profile=profile.name, configuration=configuration.label, spread=r.accuracy - mean,
                           last_epoch=r.last_epoch_change) for r in runs if len(runs) >= 2]
     frame = pd.DataFrame(rows)
-    table = seed_noise_table(records_by_profile)  # the same profiles' floors, as the chapter's table shows them
-    floors = dict(zip(table["profile"], table["floor"]))
+    table = seed_noise_table(records_by_profile)  # the same profiles' sampling errors, as the chapter's table shows them
+    errors = dict(zip(table["profile"], table["sampling_error"]))
     profiles = list(dict.fromkeys(frame["profile"]))
     height = 0.8 * len(profiles) + 2.2
     fig, axes = plt.subplots(1, 2, figsize=(9, height), sharey=True)
     for row, name in enumerate(profiles):
-        axes[0].fill_betweenx([row - 0.35, row + 0.35], -floors[name], floors[name], color="#ddd", zorder=0,
-                              label="test-set floor, ±1 SE" if row == 0 else None)
+        axes[0].fill_betweenx([row - 0.35, row + 0.35], -errors[name], errors[name], color="#ddd", zorder=0,
+                              label="test-set sampling error, ±1 SE" if row == 0 else None)
     for ax, column, label in zip(axes, ("spread", "last_epoch"),
                                  ("final accuracy minus its configuration's mean (points)",
                                   "move of test accuracy in the last epoch (points)")):
@@ -303,12 +303,12 @@ def seed_noise(records_by_profile, title):
     return fig
 
 
-VERDICT_COLOURS = {"supported": "#1e8449", "contradicted": "#b03a2e", "bounded": "#2e86c1", "undecided": "#888"}
+VERDICT_COLOURS = {"higher": "#1e8449", "lower": "#b03a2e", "equivalent": "#2e86c1", "undecided": "#888"}
 
 
 def verdict_history(history, title):
     """One panel per claim of a :func:`~cbam_helpers.tables.verdict_history` table: the mean difference and its 95%
-    interval at each seed count of the table, coloured by the claim's verdict at that count."""
+    interval at each seed count of the table, coloured by the verdict at that count."""
     claims = list(dict.fromkeys(history["comparison"]))
     if not claims:
         raise ValueError("no claim has the seeds to draw: the table has no rows")
@@ -316,10 +316,10 @@ def verdict_history(history, title):
     for ax, name in zip(axes[0], claims):
         rows = history[history["comparison"] == name]
         for row in rows.itertuples():
-            colour = VERDICT_COLOURS[row.claim]
+            colour = VERDICT_COLOURS[row.verdict]
             ax.errorbar(row.n, row.mean_difference, yerr=[[row.mean_difference - row.ci_low],
                                                            [row.ci_high - row.mean_difference]],
-                        fmt="o", color=colour, capsize=3, label=row.claim)
+                        fmt="o", color=colour, capsize=3, label=row.verdict)
         ax.axhline(0, color="black", lw=0.8)
         ax.set(xlabel="seeds", xticks=rows["n"])
         ax.set_title(textwrap.fill(name, 24), fontsize=9)

@@ -111,9 +111,9 @@ Measured on the 2-core build machine (torch 2.14.1, two runs at once, one thread
 35 minutes of wall time, about 18 minutes of the machine (target: at most 22; later sessions' machines of the
 same kind were up to a third slower, and chapter 4's run-time note gives the range the records hold); the
 baseline at seed 0 ended at 80.31% on the whole test set (target: at least 80%). The pilot
-(``results/pilot/``) tried peak lr 0.02 and 0.04 at seed 0: 80.31% and 80.34%, a tie within the test-set floor of 0.40 points, and the rule fixed
+(``results/pilot/``) tried peak lr 0.02 and 0.04 at seed 0: 80.31% and 80.34%, a tie within the test-set sampling error of 0.40 points, and the rule fixed
 before the pilot (take the higher) chose 0.04. Three seeds at 0.04 then failed the spread target (seed-to-seed
-SD within 1.5 times the floor): seed 2 collapsed at the end of the warm-up (test accuracy 30% after epoch 2,
+SD within 1.5 times the test-set sampling error): seed 2 collapsed at the end of the warm-up (test accuracy 30% after epoch 2,
 against 59 to 62% for seeds 0 and 1) and ended 3.7 to 4.1 points below the others, an SD of 2.3 points. The
 profile was therefore set to 0.02, whose runs had climbed smoothly, and its seeds are checked against the
 same target as they land (chapter "How this book compares runs").

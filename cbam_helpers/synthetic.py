@@ -271,7 +271,7 @@ def prediction_table(comparisons, labels=None):
 def prediction_columns(predicted, comparison):
     """A prediction against a paired comparison as table cells: the prediction, the gap, what was measured,
     and whether it agrees (``-`` for an open prediction)."""
-    measured = {"better": "helps", "worse": "hurts"}.get(comparison.verdict, comparison.verdict)
+    measured = {"higher": "helps", "lower": "hurts"}.get(comparison.verdict, comparison.verdict)
     agrees = {"helps": measured == "helps", "cannot help": measured != "helps"}.get(predicted)
     return {"predicted": predicted, **gap_columns(comparison), "measured": measured,
             "as predicted": "-" if agrees is None else ("yes" if agrees else "no")}
@@ -293,5 +293,5 @@ def versus_specialist(results, labels=None):
             continue
         c = against(results[cue], baseline=specialist)["both"]
         rows.append({"cue": cue, "CBAM minus": labels.get(specialist, specialist), **gap_columns(c),
-                     "measured": {"better": "CBAM higher", "worse": "CBAM lower"}.get(c.verdict, c.verdict)})
+                     "measured": {"higher": "CBAM higher", "lower": "CBAM lower"}.get(c.verdict, c.verdict)})
     return pd.DataFrame(rows)

@@ -7,10 +7,10 @@ import math
 
 import pandas as pd
 
-from .analysis import sampling_floor, seeds_for, two_way
+from .analysis import sampling_error, seeds_for, two_way
 from .profiles import FULL
 from .records import select
-from .comparisons import claim_verdict, compare, interval_text
+from .comparisons import compare, interval_text
 
 HEADERS = {
     "configuration": "configuration",
@@ -26,11 +26,12 @@ HEADERS = {
     "mean_difference": "mean gap",
     "interval": "95% interval",
     "pooled_interval": "pooled interval",
-    "floor": "test-set floor",
+    "sampling_error": "test-set sampling error",
     "p": "p",
     "verdict": "verdict",
-    "claim": "claim's verdict",
-    "reported_inside": "post's gap in interval",
+    "expected": "the post says",
+    "prediction_interval": "95% prediction, one seed",
+    "reported_inside": "post's gap in prediction",
     "parameters": "parameters",
     "reported_gap": "post's gap",
     "seeds_needed": "seeds needed",
@@ -38,13 +39,13 @@ HEADERS = {
     "runs": "runs",
     "last_epoch": "last epoch moved (points)",
 }
-PERCENT_COLUMNS = ("reported", "mean_accuracy", "accuracy", "std_accuracy", "floor", "per_seed")
+PERCENT_COLUMNS = ("reported", "mean_accuracy", "accuracy", "std_accuracy", "sampling_error", "per_seed")
 
 
 def summary(records):
     """Per configuration, in the order first met: mean and SD of final test accuracy (%) over seeds, the test-set
-    floor at that mean (the binomial standard error on the profile's test images), n, and each seed's accuracy."""
-    columns = ["configuration", "mean_accuracy", "std_accuracy", "floor", "n", "per_seed"]
+    test-set sampling error at that mean (the binomial standard error on the profile's test images), n, and each seed's accuracy."""
+    columns = ["configuration", "mean_accuracy", "std_accuracy", "sampling_error", "n", "per_seed"]
     order = list(dict.fromkeys(r.configuration for r in records))
     rows = []
     for configuration in order:
@@ -53,7 +54,7 @@ def summary(records):
         mean = sum(accuracies) / len(accuracies)
         rows.append(dict(configuration=configuration.label, mean_accuracy=mean,
                          std_accuracy=pd.Series(accuracies).std() if len(accuracies) > 1 else math.nan,
-                         floor=sampling_floor(mean, runs[0].profile.test_images or 10_000), n=len(accuracies),
+                         sampling_error=sampling_error(mean, runs[0].profile.test_images or 10_000), n=len(accuracies),
                          per_seed=", ".join(f"{a:.2f}" for a in accuracies)))
     return pd.DataFrame(rows, columns=columns)
 
@@ -117,20 +118,20 @@ def across_profiles(configurations, records_by_profile, reported):
     these configurations has no rows.
     """
     rows = [dict(configuration=c.label, source="reported by the post", protocol=protocol(FULL), n=1,
-                 mean_accuracy=reported[c], floor=sampling_floor(reported[c])) for c in configurations if c in reported]
+                 mean_accuracy=reported[c], sampling_error=sampling_error(reported[c])) for c in configurations if c in reported]
     for profile, records in records_by_profile.items():
         mine = [r for r in records if r.configuration in configurations]
         rows += [dict(row, source=f"{profile.name} profile", protocol=protocol(profile))
                  for row in summary(mine).drop(columns="per_seed").to_dict("records")]
     order = {c.label: i for i, c in enumerate(configurations)}
     table = pd.DataFrame(rows, columns=["configuration", "source", "protocol", "n", "mean_accuracy", "std_accuracy",
-                                        "floor"]).rename(columns={"mean_accuracy": "accuracy"})
+                                        "sampling_error"]).rename(columns={"mean_accuracy": "accuracy"})
     return table.sort_values("configuration", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
 
 
 def seed_noise(records_by_profile):
     """Per profile, how noisy one run's final accuracy is: the seed-to-seed SD within a configuration (pooled over
-    the configurations with two or more seeds) beside the test-set floor, and how far the last epoch still moved.
+    the configurations with two or more seeds) beside the test-set sampling error, and how far the last epoch still moved.
 
     The SD is what a comparison's interval is made of; the last-epoch move says whether a run ended where the
     network converged (an annealed run) or wherever its last epoch left it (a constant learning rate).
@@ -146,25 +147,24 @@ def seed_noise(records_by_profile):
         mean = sum(r.accuracy for r in records) / len(records)
         moves = pd.Series([r.last_epoch_change for r in records]).dropna()
         rows.append(dict(profile=profile.name, protocol=protocol(profile), runs=len(records), std_accuracy=pooled_sd,
-                         floor=sampling_floor(mean, profile.test_images or 10_000),
+                         sampling_error=sampling_error(mean, profile.test_images or 10_000),
                          last_epoch=f"{moves.min():+.2f} to {moves.max():+.2f}" if len(moves) else "n/a"))
-    return pd.DataFrame(rows, columns=["profile", "protocol", "runs", "std_accuracy", "floor", "last_epoch"])
+    return pd.DataFrame(rows, columns=["profile", "protocol", "runs", "std_accuracy", "sampling_error", "last_epoch"])
 
 
 def comparison_table(records, pairs, target=None, reported=None, pooled=True):
-    """One row per ``(name, baseline, treatment)`` (configurations): seeds, mean paired difference, 95% interval, p, verdict.
+    """One row per ``(name, baseline, treatment)`` (configurations): seeds, mean paired difference, 95% interval, p
+    and the verdict (:data:`~cbam_helpers.comparisons.VERDICTS`).
 
-    A pair that names the side it expects (an :class:`~cbam_helpers.experiments.Claim`) also gets the claim's
-    verdict (:func:`~cbam_helpers.comparisons.claim_verdict`) and, with ``reported``, whether the reported gap lies in
-    the interval.
+    A pair that names the side it expects (an :class:`~cbam_helpers.experiments.Claim`) keeps it as ``expected``.
+    With ``reported`` (accuracies by configuration), the gap that source reported from one run of each, and the 95%
+    prediction interval of one seed's difference, the interval a single run's gap is held against.
 
     With ``pooled``, where the records hold at least three configurations at two or more common seeds, also the
     interval from the pooled error term of the two-way layout over all of them (:class:`~cbam_helpers.analysis.TwoWay`).
     ``pooled`` may instead be groups of configurations (the experiments): each pair is then pooled over the first
-    group that holds both its sides, so that a configuration of another experiment, with a spread of its own, does
-    not enter its error term. (With two configurations the pooled interval is the paired one.)
-    With ``target`` (points), a column of the seeds a paired interval of +-``target`` would need at the measured
-    spread of the differences; with ``reported`` (accuracies by configuration), the gap that source reported.
+    group that holds both its sides. With ``target`` (points), a column of the seeds a paired interval of
+    +-``target`` would need at the measured spread of the differences.
     """
     layouts = {}
     rows = []
@@ -178,15 +178,17 @@ def comparison_table(records, pairs, target=None, reported=None, pooled=True):
                    ci_low=low, ci_high=high)
         expected = getattr(pair, "expected", None)
         if expected is not None:
-            row.update(claim=claim_verdict(c, expected), expected=expected)
+            row = {"comparison": name, "expected": expected, **row}
         if layout is not None:
             _, pooled_interval = layout.difference(baseline, treatment)
             row["pooled_interval"] = interval_text(*pooled_interval)
         if reported is not None:
             gap = reported[treatment] - reported[baseline]
-            row = {"comparison": name, "reported_gap": gap, **row}
-            if expected is not None:
-                row["reported_inside"] = "n/a" if c.n < 2 else "yes" if low <= gap <= high else "no"
+            row = {"comparison": name, **row, "reported_gap": gap}
+            if c.n >= 2:
+                plow, phigh = c.prediction_interval
+                row["prediction_interval"] = interval_text(plow, phigh)
+                row["reported_inside"] = "yes" if plow <= gap <= phigh else "no"
         if target is not None:
             row["seeds_needed"] = seeds_for(c.sd, target) if c.n >= 2 else math.nan
             row["target"] = target
@@ -197,8 +199,8 @@ def comparison_table(records, pairs, target=None, reported=None, pooled=True):
 def verdict_history(records, claims, first=3):
     """What each claim's paired comparison said after its first ``first``, ``first`` + 1, ... seeds in seed order,
     the order the book trained them: one row per claim and seed count, with the mean difference, the 95% interval
-    and the claim's verdict (:func:`~cbam_helpers.comparisons.claim_verdict`). It starts at three seeds by default:
-    two give one degree of freedom, an interval too wide or too narrow by chance to replay."""
+    and the verdict (:data:`~cbam_helpers.comparisons.VERDICTS`). It starts at three seeds by default: two give one
+    degree of freedom, an interval too wide or too narrow by chance to replay."""
     if first < 2:
         raise ValueError(f"an interval needs two seeds; first={first}")
     rows = []
@@ -208,8 +210,9 @@ def verdict_history(records, claims, first=3):
             c = comparison.first(n)
             low, high = c.interval
             rows.append(dict(comparison=claim.name, n=n, mean_difference=c.mean, ci_low=low, ci_high=high,
-                             interval=c.interval_text, claim=claim_verdict(c, claim.expected)))
-    return pd.DataFrame(rows, columns=["comparison", "n", "mean_difference", "ci_low", "ci_high", "interval", "claim"])
+                             interval=c.interval_text, verdict=c.verdict))
+    return pd.DataFrame(rows, columns=["comparison", "n", "mean_difference", "ci_low", "ci_high", "interval",
+                                       "verdict"])
 
 
 def pooled_layout(records, pooled, baseline, treatment, cache):
@@ -240,15 +243,12 @@ def parameters_table(records):
     return table
 
 
-def show(frame, caption, drop=("ci_low", "ci_high", "per_seed", "p", "expected")):
+def show(frame, caption, drop=("ci_low", "ci_high", "per_seed", "p")):
     """A table as a reader should see it: worded headers, two decimals, no index, a caption, within a page's width.
 
     ``drop`` leaves out columns a reader rarely needs on the page (every seed's accuracy is in the records, and
-    the paired figure shows every seed's difference); pass ``drop=()`` to keep them all. A table of claims shows
-    the claim's verdict in place of the plain one, which says the same of the interval in other words.
+    the paired figure shows every seed's difference); pass ``drop=()`` to keep them all.
     """
-    if "claim" in frame.columns:
-        drop = (*drop, "verdict")
     headers = dict(HEADERS)
     if "target" in frame.columns:  # the seeds column of a comparison table is headed by the width it aims at
         headers["seeds_needed"] = f"seeds for ±{frame['target'].iloc[0]:g}"
@@ -261,7 +261,7 @@ def show(frame, caption, drop=("ci_low", "ci_high", "per_seed", "p", "expected")
                     and c not in HEADERS})
     frame = frame.rename(columns=headers)
     formats = {k: v for k, v in formats.items() if k in frame.columns}
-    unbroken = [HEADERS[c] for c in ("interval", "pooled_interval", "per_seed") if HEADERS[c] in frame.columns]
+    unbroken = [HEADERS[c] for c in ("interval", "pooled_interval", "prediction_interval", "per_seed") if HEADERS[c] in frame.columns]
     # spacing and type size come from the book's stylesheet (_static/tables.css)
     return (frame.style.format(formats, na_rep="n/a").hide(axis="index").set_caption(caption)
             .set_properties(subset=unbroken, **{"white-space": "nowrap"}))

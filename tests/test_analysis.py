@@ -4,7 +4,7 @@ import pytest
 
 import numpy as np
 
-from cbam_helpers.analysis import (accuracy_table, first_or_last, interval_half_width, sampling_floor, seeds_for,
+from cbam_helpers.analysis import (accuracy_table, first_or_last, interval_half_width, sampling_error, seeds_for,
                                    seeds_needed, stopping_rules, two_way)
 
 
@@ -16,10 +16,10 @@ def table_records(rows):
     return [r for configuration, values in rows.items() for r in runs(configuration, values)]
 
 
-def test_sampling_floor_is_the_binomial_standard_error():
-    assert sampling_floor(0.8) == pytest.approx(0.4)  # sqrt(0.8 * 0.2 / 10000) = 0.004
-    assert sampling_floor(80.0) == pytest.approx(0.4)
-    assert sampling_floor(0.5, 2_500) == pytest.approx(1.0)
+def test_sampling_error_is_the_binomial_standard_error():
+    assert sampling_error(0.8) == pytest.approx(0.4)  # sqrt(0.8 * 0.2 / 10000) = 0.004
+    assert sampling_error(80.0) == pytest.approx(0.4)
+    assert sampling_error(0.5, 2_500) == pytest.approx(1.0)
 
 
 def test_half_width_by_hand():
@@ -68,21 +68,6 @@ def test_two_way_layout_by_hand():
     assert layout.seed_correlation == pytest.approx(0.5)
 
 
-def test_pairing_statement_by_hand():
-    from cbam_helpers.report import pairing_statement
-
-    alike = two_way(table_records({A: [1, 2, 3], B: [2, 4, 3]}), [A, B])  # correlation 0.5, by hand above
-    # the same seed and configuration means, residuals 0, +-1 instead of 0, +-0.5: MS error 2 > MS seed 1.5
-    unlike = two_way(table_records({A: [1, 3.5, 1.5], B: [2, 2.5, 4.5]}), [A, B])
-    assert unlike.seed_correlation < 0
-    text = pairing_statement({"one layout": alike, "another": unlike})
-    assert text.startswith("- **one layout**: same-seed runs correlate at 0.50")
-    assert f"to {math.sqrt(0.5):.2f} of what two independent runs would give" in text
-    assert "\n- **another**: same-seed runs are barely alike, if at all (correlation -0." in text
-    assert "pooled term's 2 degrees of freedom, against the paired 2" in text
-    assert pairing_statement({}) == ""
-
-
 def test_accuracy_table_keeps_seeds_with_every_configuration():
     records = table_records({A: [1, 2, 3], B: [2, 4]})
     assert accuracy_table(records, [A, B]).index.tolist() == [0, 1]
@@ -104,22 +89,9 @@ def test_seed_noise_pools_the_spread_within_configurations_by_hand():
     # pooled variance: (2 * 4 + 1 * 0) / (2 + 1); A's variance is 4, B's 0
     assert table.loc[0, "std_accuracy"] == pytest.approx(math.sqrt(8 / 3))
     assert table.loc[0, "runs"] == 6 and table.loc[0, "last_epoch"] == "-1.00 to +2.00"
-    assert table.loc[0, "floor"] == pytest.approx(sampling_floor(378 / 6))
+    assert table.loc[0, "sampling_error"] == pytest.approx(sampling_error(378 / 6))
     assert table.loc[1, "std_accuracy"] == pytest.approx(math.sqrt(0.02)) and table.loc[1, "last_epoch"] == "+0.00 to +0.00"
     assert seed_noise({CPU: [fake_record(A, 0, 60.0)]}).empty  # no configuration with two seeds
-
-
-def test_seed_noise_statement_by_hand():
-    import pandas as pd
-
-    from cbam_helpers.report import seed_noise_statement
-
-    table = pd.DataFrame([dict(profile="cpu", protocol="", runs=6, std_accuracy=1.5, floor=0.5,
-                               last_epoch="+0.81 to +4.03")])
-    text = seed_noise_statement(table)
-    # sd of a difference: sqrt(2) * 1.5 = 2.12; seeds_needed(2.12, 0.5) by the same rule as its own test
-    assert text.startswith("On `cpu` one run's accuracy varies") and "3.0 times the test-set floor of 0.50" in text
-    assert f"SD of 2.12, and an interval of ±0.5 would take {seeds_needed(math.sqrt(2) * 1.5, 0.5)} seeds" in text
 
 
 def test_first_or_last_by_hand():

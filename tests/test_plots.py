@@ -63,7 +63,7 @@ def test_verdict_history_draws_a_panel_per_claim_and_a_point_per_seed_count():
     fig = verdict_history(history, "title")
     assert [ax.get_title() for ax in fig.axes] == ["B helps", "C helps"]
     assert [len(ax.containers) for ax in fig.axes] == [2, 1]  # seed counts 3 and 4 for B, 3 for C
-    assert sorted(t.get_text() for t in fig.legends[0].get_texts()) == ["supported", "undecided"]
+    assert sorted(t.get_text() for t in fig.legends[0].get_texts()) == ["higher", "undecided"]
     plt.close(fig)
     with pytest.raises(ValueError, match="no claim"):
         verdict_history(history.iloc[:0], "title")
