@@ -29,10 +29,12 @@ class MobileNet(MobileNetV2):
     or ``last`` gate as (B, C) (``None`` for a gate that scores nothing): the post's API, read here
     through :func:`~cbam_helpers.attention.recorded_scores`, since every gate returns features alone.
 
-    What changed from the post's code: its ``ChannelAttention.__init__`` never called
-    ``super().__init__()``, so the module could not be built, and its forward passed a
-    ``return_score`` argument to a gate that took none. Here the gate is a proper ``nn.Module``
-    and the model reads the gate's scores with a forward hook. The gate's MLP keeps PyTorch's
+    What changed from the post's code: its model's ``_forward_impl`` reads a ``return_score`` it is
+    never given (a ``NameError``), and its ``CBAM.forward(self, f)`` takes no ``return_score`` and
+    returns no scores (a ``TypeError`` where the model passes one). Here every gate returns features
+    alone and the model reads the gate's scores with a forward hook. The post also replaces the stem
+    convolution at every location, with ``input_channel`` defaulting to 6 (why its noise baseline
+    takes six channels); here the stem is torchvision's unless ``input_channel`` is not 3. The gate's MLP keeps PyTorch's
     default ``nn.Linear`` initialisation: it is built after torchvision's own initialisation runs.
     """
 
@@ -60,14 +62,19 @@ class MobileNet(MobileNetV2):
                 if isinstance(block, InvertedResidual):
                     block.conv.append(GATES[gate](block.out_channels, reduction_ratio))
 
+    POST_GATE_PREFIX = "channel_atten.channel_attention."
+    """Where the post's model keeps its gate's score module: ``channel_atten.channel_attention.mlp.*``."""
+
     def load_post_state_dict(self, state_dict):
-        """Load a checkpoint keyed like the post's model, whose gate's MLP sits at ``attention.mlp.*``.
+        """Load a checkpoint of the post's model, whose gate's MLP sits at ``channel_atten.channel_attention.mlp.*``.
 
         Here the gate's MLP is ``attention.channel_gate.mlp.*`` (the gate lives inside a :class:`CBAM`
         module, beside an optional spatial gate); every other key is torchvision's and needs no change.
+        Build this model with the post's ``attention_loc``, ``input_channel`` and ``reduction_ratio``.
         """
-        renamed = {key.replace("attention.mlp.", "attention.channel_gate.mlp.", 1) if key.startswith("attention.mlp.")
-                   else key: value for key, value in state_dict.items()}
+        prefix = self.POST_GATE_PREFIX
+        renamed = {"attention.channel_gate." + key[len(prefix):] if key.startswith(prefix) else key: value
+                   for key, value in state_dict.items()}
         return self.load_state_dict(renamed, strict=True)
 
     def _stem(self, input_channel):

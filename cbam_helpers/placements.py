@@ -103,7 +103,8 @@ def flops_per_image(model, size):
 def step_seconds(models, size, batch, rounds=3, steps=2, warmup=1, seed=0, clock=time.process_time):
     """Median seconds of one SGD training step per model, the models timed in interleaved rounds.
 
-    ``clock`` is the process's CPU time by default, on one thread: on a machine that runs other work it counts
+    A model with an ``input_channel`` attribute other than 3 (:class:`~cbam_helpers.MobileNet`) is fed that many
+    channels. ``clock`` is the process's CPU time by default, on one thread: on a machine that runs other work it counts
     what the step itself computes, where wall time would count the waiting too (pass ``time.perf_counter``
     for wall time on a quiet machine).
 
@@ -113,12 +114,19 @@ def step_seconds(models, size, batch, rounds=3, steps=2, warmup=1, seed=0, clock
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, 3, size, size, generator=generator)
     y = torch.randint(10, (batch,), generator=generator)
+    wider = {}  # a model with an ``input_channel`` other than 3 gets that many channels, RGB first
+    for model in models.values():
+        channels = getattr(model, "input_channel", 3)
+        if channels != 3 and channels not in wider:
+            extra = torch.randn(batch, channels - 3, size, size, generator=generator)
+            wider[channels] = torch.cat((x, extra), 1)
     trainers = {name: (model.train(), torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
                 for name, model in models.items()}
 
     def step(model, optimizer):
         optimizer.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(model(x), y).backward()
+        inputs = wider.get(getattr(model, "input_channel", 3), x)
+        nn.functional.cross_entropy(model(inputs), y).backward()
         optimizer.step()
 
     threads = torch.get_num_threads()

@@ -128,14 +128,19 @@ def test_last_feature_map_size(size, side):
         assert MobileNet("none").eval().features(torch.randn(1, 3, size, size)).shape[-2:] == (side, side)
 
 
-def test_a_checkpoint_keyed_like_the_posts_loads_through_the_mapping():
-    torch.manual_seed(2)
-    ours = MobileNet("last").eval()
-    post_keys = {k.replace("attention.channel_gate.mlp.", "attention.mlp."): v for k, v in ours.state_dict().items()}
-    assert "attention.mlp.0.weight" in post_keys
-    with pytest.raises(RuntimeError, match="attention.channel_gate.mlp"):
-        MobileNet("last").load_state_dict(post_keys, strict=True)
-    loaded = MobileNet("last").eval()
-    loaded.load_post_state_dict(post_keys)
-    x = torch.randn(1, 3, 64, 64)
-    torch.testing.assert_close(loaded(x), ours(x))
+@pytest.mark.parametrize("attention_loc, channels", [("last", 3), ("first", 6), ("none", 6), ("last", 6)])
+def test_a_checkpoint_of_the_posts_model_loads_and_gives_its_logits(attention_loc, channels):
+    from post_model import PostMobileNet
+
+    torch.manual_seed(3)
+    post = PostMobileNet(attention_loc, input_channel=channels).eval()
+    state = post.state_dict()
+    if attention_loc != "none":  # the keys differ: a strict plain load refuses them
+        assert "channel_atten.channel_attention.mlp.0.weight" in state
+        with pytest.raises(RuntimeError, match="attention.channel_gate.mlp"):
+            MobileNet(attention_loc, input_channel=channels).load_state_dict(state, strict=True)
+    ours = MobileNet(attention_loc, input_channel=channels).eval()
+    ours.load_post_state_dict(state)
+    x = torch.randn(2, channels, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), post(x))

@@ -87,6 +87,14 @@ def test_step_seconds_and_costs_cover_every_model():
     models["a"](torch.randn(1, 3, 8, 8))  # materialise the lazy layer
     seconds = step_seconds(models, size=8, batch=4, rounds=2, steps=1)
     assert set(seconds) == {"a"} and seconds["a"] > 0
+    # a model that declares six input channels is fed six, RGB first
+    six = nn.Sequential(nn.Conv2d(6, 4, 3), nn.Flatten(), nn.LazyLinear(10))
+    six(torch.randn(1, 6, 8, 8))
+    six.input_channel = 6
+    seen = []
+    six.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[1]))
+    assert set(step_seconds({"six": six, **models}, size=8, batch=4, rounds=1, steps=1)) == {"six", "a"}
+    assert seen and set(seen) == {6}
     frame = costs(mobilenet_v2_gated, ["eca"], size=32, batch=2, rounds=1, steps=1)
     assert list(frame.gate) == ["no gate", AGAIN, "eca"]
     assert frame["added parameters"].tolist()[:2] == [0, 0] and frame["added parameters"].iloc[2] > 0
