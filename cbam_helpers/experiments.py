@@ -91,8 +91,13 @@ QUESTIONS = {
     "spatial": (("channel - none", BASELINE, BLOCKS_CBAM), ("channel + spatial - none", BASELINE, BLOCKS_SPATIAL),
                 ("channel + spatial - channel", BLOCKS_CBAM, BLOCKS_SPATIAL)),
     "signal": (("input gate - constant scale, on noise", FIRST_SCALE_ON_NOISE, FIRST_ON_NOISE),),
+    "gates": (("SE - none", BASELINE, BLOCKS_AVG), ("CBAM - none", BASELINE, BLOCKS_CBAM),
+              ("ECA - none", BASELINE, BLOCKS_ECA), ("CBAM + spatial - none", BASELINE, BLOCKS_SPATIAL),
+              ("CBAM - SE: the max descriptor", BLOCKS_AVG, BLOCKS_CBAM),
+              ("ECA - SE: no reduction", BLOCKS_AVG, BLOCKS_ECA),
+              ("CBAM + spatial - CBAM: the spatial gate", BLOCKS_CBAM, BLOCKS_SPATIAL)),
 }
-"""Chapter 6's comparisons, per experiment."""
+"""Chapter 6's comparisons, per experiment; ``gates`` holds the planned comparisons of the annealed `blocks` runs."""
 
 
 def experiment_key(name):

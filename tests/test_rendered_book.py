@@ -1,4 +1,5 @@
 """Open every chapter of the built book in headless Chromium and check what a reader sees."""
+import json
 import re
 import shutil
 import subprocess
@@ -59,3 +60,32 @@ def test_chapter_renders(chapter, tmp_path):
     shot = SCREENSHOTS / f"{Path(chapter).name}.png"
     run_chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri())
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+# After the page has laid out, mark on <body> every visible code block whose text is wider than its box
+WIDTH_PROBE = """<script>
+window.addEventListener("load", () => {
+  const wide = [...document.querySelectorAll("pre")]
+    .filter(p => p.clientWidth > 0 && p.scrollWidth > p.clientWidth + 1)
+    .map(p => (p.textContent.split("\\n").find(line => line.trim()) || "").slice(0, 70));
+  document.body.setAttribute("data-wide-blocks", JSON.stringify(wide));
+});
+</script>"""
+
+
+@pytest.mark.parametrize("chapter", chapters())
+def test_no_code_block_is_wider_than_the_column(chapter, tmp_path):
+    """At 1280 px a code block or printed output that is cut off hides code from the reader."""
+    page = HTML / f"{chapter}.html"
+    assert page.exists(), f"{page} missing: build the book first (make book)"
+    probe = page.with_name(page.stem + ".width-probe.html")  # beside the page, so its links resolve
+    probe.write_text(page.read_text().replace("</body>", WIDTH_PROBE + "</body>"))
+    try:
+        dom = run_chromium(tmp_path, "--window-size=1280,2400", "--dump-dom", probe.as_uri())
+    finally:
+        probe.unlink()
+    found = re.search(r'data-wide-blocks="([^"]*)"', dom)
+    assert found, "the width probe did not run"
+    wide = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
+                      .replace("&gt;", ">"))
+    assert not wide, f"{len(wide)} code blocks wider than the column, starting: {wide}"
