@@ -63,9 +63,9 @@ def hidden_units(input_channels, reduction_ratio):
 class ChannelAttention(nn.Module):
     """CBAM's channel gate: per-channel scores in (0, 1), shape (B, C, 1, 1).
 
-    One MLP ``Linear(C, h) -> ReLU -> Linear(h, C)`` (``h = int(C / reduction_ratio)``) is shared by
-    the average- and max-pooled descriptors; it runs once over both, stacked, and the two outputs
-    are summed before the sigmoid.
+    One MLP ``Linear(C, h) -> ReLU -> Linear(h, C)``, ``h = int(C / r)``,
+    is shared by the average- and max-pooled descriptors; it runs once over
+    both, stacked, and the two outputs are summed before the sigmoid.
     """
 
     def __init__(self, input_channels, reduction_ratio=16):
@@ -80,7 +80,7 @@ class ChannelAttention(nn.Module):
         )
 
     def descriptors(self, x):
-        """Global pooled descriptors stacked along a new first dimension: (2, B, C)."""
+        """Global pooled descriptors, stacked on a new first dim: (2, B, C)."""
         return torch.stack((x.mean((2, 3)), x.amax((2, 3))))
 
     def forward(self, x):
@@ -89,18 +89,19 @@ class ChannelAttention(nn.Module):
         return torch.sigmoid(at_least_float32(logits))[..., None, None]
 
     def extra_repr(self):
-        return f"input_channels={self.input_channels}, reduction_ratio={self.reduction_ratio}"
+        return (f"input_channels={self.input_channels}, "
+                f"reduction_ratio={self.reduction_ratio}")
 
 
 class SqueezeExcitation(ChannelAttention):
-    """SE-Net's gate: the same MLP and sigmoid, fed by the average-pooled descriptor only."""
+    """SE-Net's gate: the same MLP and sigmoid, fed the average alone."""
 
     def descriptors(self, x):
         return x.mean((2, 3))[None]
 
 
 class MaxPoolAttention(ChannelAttention):
-    """CBAM's channel gate fed by the max-pooled descriptor only (the paper's Table 1 ablation)."""
+    """CBAM's channel gate fed the max alone (the paper's Table 1 ablation)."""
 
     def descriptors(self, x):
         return x.amax((2, 3))[None]
