@@ -25,6 +25,10 @@ def main(argv=None):
                            help="train at most N of the missing runs, the first in seed order, so that a queue "
                                 "can be sized to finish (default: all)")
     reproduce.add_argument("--force", action="store_true", help="retrain even where a record exists")
+    reproduce.add_argument("--keep-weights", action="store_true",
+                           help="also write each trained run's final weights (fp16 safetensors) under "
+                                "<results>/<profile>/weights/; with --force and CBAM_RESULTS set to a scratch "
+                                "folder, a committed run is retrained there and compared, never overwritten")
     reproduce.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     table = commands.add_parser("summary", help="print the tables of the recorded runs, training nothing")
@@ -72,7 +76,7 @@ def main(argv=None):
 
             tables = reproduce_experiments(args.profile, seeds=args.seeds, experiments=args.experiments,
                                            jobs=args.jobs, max_runs=args.max_runs, force=args.force,
-                                           progress=not args.no_progress)
+                                           keep_weights=args.keep_weights, progress=not args.no_progress)
             for n, frame in tables.items():
                 print(f"\nExperiment {n}\n{frame.to_string(index=False)}")
         elif args.command == "summary":

@@ -19,7 +19,8 @@ def threads_per_job(jobs):
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
-def run_all(configs, data=None, *, jobs=1, results=None, force=False, device=None, progress=True):
+def run_all(configs, data=None, *, jobs=1, results=None, force=False, device=None, progress=True,
+            keep_weights=False):
     """``{run_id: record}`` for every configuration, training those without a record (all with ``force``)."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
@@ -27,8 +28,8 @@ def run_all(configs, data=None, *, jobs=1, results=None, force=False, device=Non
     records = {c.run_id: run(c, data, results=results, device=device, progress=progress)
                for c in configs if c not in todo}
     if jobs == 1 or len(todo) < 2:
-        records.update({c.run_id: run(c, data, results=results, force=force, device=device, progress=progress)
-                        for c in todo})
+        records.update({c.run_id: run(c, data, results=results, force=force, device=device, progress=progress,
+                                      keep_weights=keep_weights) for c in todo})
         return records
     # spawn, not fork: a forked child inherits the parent's thread pools in an unusable state;
     # one task per process, so each run starts from a clean interpreter and frees its memory
@@ -37,14 +38,14 @@ def run_all(configs, data=None, *, jobs=1, results=None, force=False, device=Non
         data()  # decode once here, so the workers read the decoded cache instead of each decoding the archive
     data = getattr(data, "__wrapped__", data)  # a cached loader crosses to a worker as the function it wraps
     with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context, max_tasks_per_child=1) as pool:
-        futures = {pool.submit(train_in_worker, c, data, results, force, device, threads_per_job(jobs)): c
-                   for c in todo}
+        futures = {pool.submit(train_in_worker, c, data, results, force, device, threads_per_job(jobs),
+                               keep_weights): c for c in todo}
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"runs ({jobs} at a time)",
                            disable=not progress):
             records[futures[future].run_id] = future.result()
     return records
 
 
-def train_in_worker(config, data, results, force, device, threads):
+def train_in_worker(config, data, results, force, device, threads, keep_weights=False):
     torch.set_num_threads(threads)
-    return run(config, data, results=results, force=force, device=device, progress=False)
+    return run(config, data, results=results, force=force, device=device, progress=False, keep_weights=keep_weights)

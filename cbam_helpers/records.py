@@ -21,6 +21,7 @@ from .mobilenet import count_parameters
 from .probes import book_probes
 from .profiles import get_profile
 from .train import choose_device, device_name, fit, precision_name
+from .weights import load_weights, save_weights, weights_name
 
 PACKAGE = Path(__file__).resolve().parent
 CHECKOUT = PACKAGE.parent
@@ -157,6 +158,26 @@ def record_path(config, results=None):
     return next((folder / name for folder in folders if (folder / name).exists()), folders[0] / name)
 
 
+def weights_path(config, results=None):
+    """Where ``config``'s final weights are: the first folder of :func:`results_path` that has them, else where
+    :func:`run` with ``keep_weights`` writes them."""
+    folders = results_path(results)
+    name = weights_name(config)
+    return next((folder / name for folder in folders if (folder / name).exists()), folders[0] / name)
+
+
+def load_network(configuration, seed=0, profile="annealed", results=None):
+    """The trained network of a named configuration (:mod:`.configs`) at ``seed``, in eval mode, from the weights
+    a run with ``keep_weights`` saved (shipped in the package for a few runs); raises when there are none."""
+    config = configuration.run(seed, profile)
+    path = weights_path(config, results)
+    if not path.exists():
+        raise FileNotFoundError(f"no weights for {config.run_id} ({configuration.label}, seed {seed}, profile "
+                                f"{config.profile.name}); train them with `python -m cbam_helpers reproduce "
+                                f"--keep-weights` into a results folder")
+    return load_weights(config.build_model(), path).eval()
+
+
 def checkpoint_path(config, results=None):
     return results_path(results)[0] / config.profile.name / "checkpoints" / f"{config.run_id}.pt"
 
@@ -165,14 +186,19 @@ def read_record(path):
     return Record.from_json(json.loads(Path(path).read_text()))
 
 
-def run(config, data=None, *, results=None, force=False, device=None, progress=True):
+def run(config, data=None, *, results=None, force=False, device=None, progress=True, keep_weights=False):
     """The :class:`Record` of ``config``: read from disk when it exists (unless ``force``), else trained and written.
 
     ``data`` is a CIFAR10 (see :func:`load_cifar10`), or a function returning one, called only
-    when training is needed.
+    when training is needed. With ``keep_weights`` the final weights are written too (:func:`weights_path`); a
+    record that exists without them is refused rather than silently kept: retrain it with ``force`` into a
+    scratch ``results`` folder, so that a committed record is never overwritten.
     """
     path, checkpoint = record_path(config, results), checkpoint_path(config, results)
     if path.exists() and not force:
+        if keep_weights and not weights_path(config, results).exists():
+            raise FileExistsError(f"{config.run_id} has a record but no weights: retrain it with force=True into "
+                                  f"a scratch results folder to keep its weights")
         return read_record(path)
     path = results_path(results)[0] / config.profile.name / path.name  # a shipped record is never overwritten
     if force:
@@ -195,6 +221,8 @@ def run(config, data=None, *, results=None, force=False, device=None, progress=T
         torchvision=torchvision.__version__, python=platform.python_version(), data=data.source,
         finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
+    if keep_weights:
+        save_weights(model, path.parent / "weights" / f"{config.run_id}.safetensors", config.run_id)
     write_json(record, path)
     return Record.from_json(record)
 
