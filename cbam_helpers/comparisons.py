@@ -62,7 +62,7 @@ class PairedComparison:
     @property
     def interval(self):
         """The 95% t-interval of the mean difference; NaNs with fewer than two seeds."""
-        return self.mean - self.half_width, self.mean + self.half_width
+        return self.interval_at(0.95)
 
     @property
     def interval_text(self):

@@ -114,19 +114,18 @@ def step_seconds(models, size, batch, rounds=3, steps=2, warmup=1, seed=0, clock
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, 3, size, size, generator=generator)
     y = torch.randint(10, (batch,), generator=generator)
-    wider = {}  # a model with an ``input_channel`` other than 3 gets that many channels, RGB first
+    by_channels = {3: x}  # a model with an ``input_channel`` other than 3 gets that many channels, RGB first
     for model in models.values():
         channels = getattr(model, "input_channel", 3)
-        if channels != 3 and channels not in wider:
+        if channels not in by_channels:
             extra = torch.randn(batch, channels - 3, size, size, generator=generator)
-            wider[channels] = torch.cat((x, extra), 1)
+            by_channels[channels] = torch.cat((x, extra), 1)
     trainers = {name: (model.train(), torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
                 for name, model in models.items()}
 
     def step(model, optimizer):
         optimizer.zero_grad(set_to_none=True)
-        inputs = wider.get(getattr(model, "input_channel", 3), x)
-        nn.functional.cross_entropy(model(inputs), y).backward()
+        nn.functional.cross_entropy(model(by_channels[getattr(model, "input_channel", 3)]), y).backward()
         optimizer.step()
 
     threads = torch.get_num_threads()

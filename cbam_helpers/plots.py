@@ -10,7 +10,7 @@ from .batches import InputSpec
 from .records import select
 from .comparisons import compare, split_gain
 from .report import extra_channel_scores
-from .tables import history_frame, seed_noise as seed_noise_table
+from .tables import history_frame
 
 CHANNEL_NAMES = InputSpec(3).channel_names
 
@@ -267,40 +267,6 @@ def stem_norms(records, title):
     grid.set_axis_labels("epoch", "stem weight norm per input channel")
     grid.figure.suptitle(title, y=1.04)
     return grid.figure
-
-
-def seed_noise(records_by_profile, title):
-    """Why a profile can or cannot decide, in two panels: each run's final accuracy as its distance from its
-    configuration's mean (the seed spread; grey, the test-set sampling error), and how far its last epoch moved it."""
-    rows = []
-    for profile, records in records_by_profile.items():
-        for configuration in dict.fromkeys(r.configuration for r in records):
-            runs = select(records, configuration)
-            mean = np.mean([r.accuracy for r in runs])
-            rows += [dict(profile=profile.name, configuration=configuration.label, spread=r.accuracy - mean,
-                          last_epoch=r.last_epoch_change) for r in runs if len(runs) >= 2]
-    frame = pd.DataFrame(rows)
-    table = seed_noise_table(records_by_profile)  # the same profiles' sampling errors, as the chapter's table shows them
-    errors = dict(zip(table["profile"], table["sampling_error"]))
-    profiles = list(dict.fromkeys(frame["profile"]))
-    height = 0.8 * len(profiles) + 2.2
-    fig, axes = plt.subplots(1, 2, figsize=(9, height), sharey=True)
-    for row, name in enumerate(profiles):
-        axes[0].fill_betweenx([row - 0.35, row + 0.35], -errors[name], errors[name], color="#ddd", zorder=0,
-                              label="test-set sampling error, ±1 SE" if row == 0 else None)
-    for ax, column, label in zip(axes, ("spread", "last_epoch"),
-                                 ("final accuracy minus its configuration's mean (points)",
-                                  "move of test accuracy in the last epoch (points)")):
-        sns.stripplot(frame, x=column, y="profile", hue="configuration", order=profiles, jitter=0.15, size=6,
-                      alpha=0.85, ax=ax, legend=column == "spread")
-        ax.axvline(0, color="black", lw=0.8)
-        ax.set(xlabel=label, ylabel="")
-    handles, labels = axes[0].get_legend_handles_labels()
-    axes[0].get_legend().remove()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.7 / height, 1, 1))  # room for the legend under the axes
-    return fig
 
 
 VERDICT_COLOURS = {"higher": "#1e8449", "lower": "#b03a2e", "equivalent": "#2e86c1", "undecided": "#888"}

@@ -151,19 +151,22 @@ def results_path(results=None):
     return folders
 
 
-def record_path(config, results=None):
-    """Where ``config``'s record is: the first folder of :func:`results_path` that has it, else where it would be written."""
-    name = Path(config.profile.name) / f"{config.run_id}.json"
+def located(name, results=None):
+    """``name`` (a path under a results folder) in the first folder of :func:`results_path` that has it, else in
+    the first folder, where new files are written."""
     folders = results_path(results)
     return next((folder / name for folder in folders if (folder / name).exists()), folders[0] / name)
+
+
+def record_path(config, results=None):
+    """Where ``config``'s record is: the first folder of :func:`results_path` that has it, else where it would be written."""
+    return located(Path(config.profile.name) / f"{config.run_id}.json", results)
 
 
 def weights_path(config, results=None):
     """Where ``config``'s final weights are: the first folder of :func:`results_path` that has them, else where
     :func:`run` with ``keep_weights`` writes them."""
-    folders = results_path(results)
-    name = weights_name(config)
-    return next((folder / name for folder in folders if (folder / name).exists()), folders[0] / name)
+    return located(weights_name(config), results)
 
 
 def load_network(configuration, seed=0, profile="annealed", results=None):
@@ -222,7 +225,7 @@ def run(config, data=None, *, results=None, force=False, device=None, progress=T
         finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     if keep_weights:
-        save_weights(model, path.parent / "weights" / f"{config.run_id}.safetensors", config.run_id)
+        save_weights(model, results_path(results)[0] / weights_name(config), config.run_id)
     write_json(record, path)
     return Record.from_json(record)
 
