@@ -150,9 +150,16 @@ def estimate_run_seconds(profile, device, steps=5):
         model(x)
         synchronize(device)
         evaluate = time.perf_counter() - start
+    return run_seconds(profile, train, evaluate)
+
+
+def run_seconds(profile, step_seconds, eval_batch_seconds):
+    """Seconds of a run of ``profile`` at ``step_seconds`` per training step and ``eval_batch_seconds`` per
+    evaluation batch of :data:`EVAL_BATCH`: every epoch trains over its images and evaluates the test set."""
     train_images = profile.train_images or 50_000
     test_images = profile.test_images or 10_000
-    return profile.epochs * (train_images / profile.batch_size * train + test_images / EVAL_BATCH * evaluate)
+    return profile.epochs * (train_images / profile.batch_size * step_seconds
+                             + test_images / EVAL_BATCH * eval_batch_seconds)
 
 
 def spread(values):

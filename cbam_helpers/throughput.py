@@ -51,9 +51,15 @@ def aggregate(jobs, profile="full", steps=50, compiled=False):
         process.join()
         if process.exitcode:
             raise RuntimeError(f"a throughput job failed with exit code {process.exitcode}")
+    return dict(jobs=jobs, compiled=compiled, **combined(seconds, steps, profile.batch_size))
+
+
+def combined(seconds, steps, batch_size):
+    """Throughput of jobs that each timed ``steps`` steps of ``batch_size`` images in ``seconds`` (one per job):
+    every job's images over the slowest job's time, since the jobs started together and the last to finish
+    sets how long the work took."""
     slowest = max(seconds)
-    return dict(jobs=jobs, compiled=compiled, images_per_second=jobs * steps * profile.batch_size / slowest,
-                per_job=steps * profile.batch_size / slowest)
+    return dict(images_per_second=len(seconds) * steps * batch_size / slowest, per_job=steps * batch_size / slowest)
 
 
 def main(jobs=(1, 4, 8, 12), profile="full", steps=50, compiled=False):

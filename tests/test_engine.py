@@ -334,9 +334,13 @@ def test_shown_profile_needs_three_complete_seeds_of_every_experiment(tmp_path, 
     assert shown_profile((1,), tmp_path).name == "smoke"
 
 
-def test_estimate_is_positive_and_scales_with_epochs():
-    from cbam_helpers.bench import estimate_run_seconds
+def test_run_estimate_is_the_hand_computation_and_measures_something():
+    from cbam_helpers.bench import estimate_run_seconds, run_seconds
+    from cbam_helpers.profiles import ANNEALED
 
+    # annealed: 8 epochs of 50,000 images in steps of 32 and 10,000 test images in batches of 256
+    assert run_seconds(ANNEALED, 0.1, 0.5) == pytest.approx(8 * (1562.5 * 0.1 + 39.0625 * 0.5))
+    assert run_seconds(ANNEALED.but(epochs=4), 0.1, 0.5) == pytest.approx(run_seconds(ANNEALED, 0.1, 0.5) / 2)
     torch.manual_seed(0)
     assert 0 < estimate_run_seconds(TINY, CPU, steps=1) < 60
 
