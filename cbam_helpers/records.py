@@ -181,6 +181,13 @@ def load_network(configuration, seed=0, profile="annealed", results=None):
     return load_weights(config.build_model(), path).eval()
 
 
+def retrained_record(config, results=None):
+    """``config``'s run trained a second time from scratch (``<profile>/retrained/``), to set beside its record:
+    the book's check that training repeats; ``None`` when it was not retrained."""
+    path = located(Path(config.profile.name) / "retrained" / f"{config.run_id}.json", results)
+    return read_record(path) if path.exists() else None
+
+
 def checkpoint_path(config, results=None):
     return results_path(results)[0] / config.profile.name / "checkpoints" / f"{config.run_id}.pt"
 

@@ -71,3 +71,31 @@ def test_wheel_ships_every_profile_and_the_pilot(installed):
     for folder in ("cpu", "annealed", "pilot/annealed"):
         committed = sorted(p.name for p in (ROOT / "results" / folder).glob("*.json"))
         assert committed and sorted(p.name for p in (shipped / folder).glob("*.json")) == committed
+
+
+LOAD = """
+import sys
+from pathlib import Path
+import torch
+from cbam_helpers import configs
+from cbam_helpers.records import load_network, weights_path
+for name in sys.argv[2:]:
+    configuration = getattr(configs, name)
+    path = weights_path(configuration.run(0, "annealed"))
+    assert path.is_relative_to(Path(sys.argv[1])), path
+    network = load_network(configuration)
+    x = torch.zeros(2, configuration.inputs.channels, 64, 64)
+    print(name, tuple(network(x).shape))
+"""
+
+
+def test_wheel_ships_the_trained_networks_and_loads_them_by_name(installed):
+    site, workdir, env = installed
+    shipped = site / "cbam_helpers" / "results" / "annealed"
+    for folder, pattern in (("weights", "*.safetensors"), ("inserted", "*.json"), ("retrained", "*.json")):
+        committed = sorted(p.name for p in (ROOT / "results" / "annealed" / folder).glob(pattern))
+        assert committed and sorted(p.name for p in (shipped / folder).glob(pattern)) == committed
+    names = ["BASELINE", "LAST", "FIRST_ON_NOISE", "BLOCKS_CBAM"]
+    out = subprocess.run([sys.executable, "-c", LOAD, str(site), *names], cwd=workdir, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.split() == [word for name in names for word in (name, "(2,", "10)")]
