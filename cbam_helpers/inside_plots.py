@@ -88,17 +88,23 @@ def scores_by_image(scores, names):
 
 
 def fine_tune_curves(records):
-    """Curve accuracy at insertion and after each fine-tune pass, one line per start and seed."""
-    fig, ax = plt.subplots(figsize=(6.5, 3))
+    """Curve accuracy at insertion and after each fine-tune pass, one line per start and seed: the whole range,
+    and the passes after insertion up close."""
+    fig, (whole, close) = plt.subplots(1, 2, figsize=(8, 3), gridspec_kw=dict(width_ratios=(1, 1.4)))
     colours = dict(zip(("no gate", "fresh", "open", "identity"), ("gray", "tab:red", "tab:orange", "tab:blue")))
+    first_seed = min(r["seed"] for r in records)
     for record in records:
-        curve = [record["inserted_accuracy"], *(e["test_accuracy"] for e in record["history"])]
-        label = record["start"] if record["seed"] == min(r["seed"] for r in records) else None
-        ax.plot(range(len(curve)), [100 * a for a in curve], marker="o", ms=3, color=colours[record["start"]],
-                label=label)
-    ax.axhline(100 * records[0]["trained_accuracy"], color="black", ls=":", lw=1, label="trained, no gates")
-    ax.set_xlabel("fine-tune pass (0: at insertion)")
-    ax.set_ylabel("test accuracy (%), curve subset")
-    ax.legend(frameon=False, fontsize=8)
+        curve = [100 * record["inserted_accuracy"], *(100 * e["test_accuracy"] for e in record["history"])]
+        style = dict(marker="o", ms=3, color=colours[record["start"]], lw=1,
+                     ls="-" if record["seed"] == first_seed else "--")
+        whole.plot(range(len(curve)), curve, **style)
+        close.plot(range(1, len(curve)), curve[1:], label=f"{record['start']}, seed {record['seed']}", **style)
+    for ax in (whole, close):
+        ax.axhline(100 * records[0]["trained_accuracy"], color="black", ls=":", lw=1)
+        ax.set_xlabel("fine-tune pass (0: at insertion)")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    whole.set_ylabel("test accuracy (%), curve subset")
+    close.set_title("after insertion, up close (dotted: trained)", fontsize=9)
+    close.legend(frameon=False, fontsize=7, ncol=2, loc="center right")
     fig.tight_layout()
     return fig
