@@ -10,6 +10,7 @@ they were not trained for. How the gate starts decides what is left of the train
   trained network exactly until the fine-tune moves the MLP;
 - ``no gate``: the trained network fine-tuned the same way, the control.
 """
+import copy
 import json
 import math
 import platform
@@ -17,14 +18,13 @@ import time
 
 import torch
 from torch import nn
-from torchvision.models.mobilenetv2 import InvertedResidual
 
 from .attention import ChannelAttention
 from .atomic import write_json
 from .configs import BASELINE
-from .mobilenet import MobileNet
+from .mobilenet import MobileNet, gated_blocks
 from .profiles import ANNEALED
-from .records import load_network, results_path
+from .records import load_network, located
 from .train import choose_device, device_name, evaluate, fit, to_device
 
 STARTS = ("no gate", "fresh", "open", "identity")
@@ -45,11 +45,6 @@ class ResidualChannelGate(nn.Module):
         return 2 * self.channel_gate(x).to(x.dtype) * x
 
 
-def gated_blocks(network):
-    """The inverted-residual blocks of ``network``, each of whose ``conv`` ends in a gate (``blocks`` placement)."""
-    return [block for block in network.features if isinstance(block, InvertedResidual)]
-
-
 def with_gates(trained, start="fresh", reduction_ratio=16, seed=0):
     """A ``blocks`` copy of ``trained`` (a MobileNet without gates): its weights, and a new CBAM channel gate in
     every block, started as ``start`` says (module docstring). ``seed`` fixes the fresh gates' weights."""
@@ -61,9 +56,7 @@ def with_gates(trained, start="fresh", reduction_ratio=16, seed=0):
     shape = dict(input_channel=trained.features[0][0].in_channels,
                  num_classes=trained.classifier[-1].out_features)
     if start == "no gate":
-        network = MobileNet("none", **shape)
-        network.load_state_dict(trained.state_dict())
-        return network
+        return copy.deepcopy(trained)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         network = MobileNet("blocks", reduction_ratio=reduction_ratio, **shape)
@@ -82,27 +75,17 @@ def with_gates(trained, start="fresh", reduction_ratio=16, seed=0):
 
 
 def inserted_path(start, seed, results=None):
-    name = start.replace(" ", "-")
-    return results_path(results)[0] / ANNEALED.name / "inserted" / f"{name}-seed{seed}.json"
-
-
-def read_inserted(start, seed, results=None):
-    """The record of a fine-tune, from the first results folder that has it; ``None`` when none has."""
-    name = inserted_path(start, seed).name
-    for folder in results_path(results):
-        path = folder / ANNEALED.name / "inserted" / name
-        if path.exists():
-            return json.loads(path.read_text())
-    return None
+    """Where a fine-tune's record is (the first results folder that has it), else where it is written."""
+    return located(f"{ANNEALED.name}/inserted/{start.replace(' ', '-')}-seed{seed}.json", results)
 
 
 def fine_tune(start, seed, data, *, profile=FINE_TUNE, results=None, device=None, progress=True):
     """Insert gates into the shipped ``none`` network (annealed, seed 0) as ``start`` says, measure the curve
     accuracy, fine-tune under ``profile`` at ``seed`` and write the record; read it when it exists. An
     interrupted fine-tune resumes from its last finished pass."""
-    found = read_inserted(start, seed, results)
-    if found is not None:
-        return found
+    path = inserted_path(start, seed, results)
+    if path.exists():
+        return json.loads(path.read_text())
     device = device or choose_device()
     trained = load_network(BASELINE, seed=0, profile=ANNEALED)
     network = with_gates(trained, start, seed=seed).to(device)
@@ -110,7 +93,6 @@ def fine_tune(start, seed, data, *, profile=FINE_TUNE, results=None, device=None
     measure = dict(profile=profile, inputs=BASELINE.inputs, device=device)
     _, trained_accuracy = evaluate(trained.to(device), curve["curve_images"], curve["curve_labels"], **measure)
     _, inserted_accuracy = evaluate(network, curve["curve_images"], curve["curve_labels"], **measure)
-    path = inserted_path(start, seed, results)
     checkpoint = path.with_name("checkpoints") / path.name.replace(".json", ".pt")
     begun = time.perf_counter()
     history = fit(network, data, profile, seed=seed, checkpoint=checkpoint, device=device, progress=progress,

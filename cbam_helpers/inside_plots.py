@@ -6,7 +6,7 @@ import torch
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from torch.nn import functional as F
 
-CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+from .data import CLASSES
 
 
 def pixels_at(images, resolution):

@@ -58,9 +58,8 @@ class MobileNet(MobileNetV2):
         elif attention_loc == "last":
             self.attention = GATES[gate](self.last_channel, reduction_ratio)
         elif attention_loc == "blocks":
-            for block in self.features:
-                if isinstance(block, InvertedResidual):
-                    block.conv.append(GATES[gate](block.out_channels, reduction_ratio))
+            for block in gated_blocks(self):
+                block.conv.append(GATES[gate](block.out_channels, reduction_ratio))
 
     POST_GATE_PREFIX = "channel_atten.channel_attention."
     """Where the post's model keeps its gate's score module: ``channel_atten.channel_attention.mlp.*``."""
@@ -101,6 +100,11 @@ class MobileNet(MobileNetV2):
         if self.attention_loc == "last":
             x = self.attention(x)
         return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def gated_blocks(network):
+    """The inverted-residual blocks of ``network``: where the ``blocks`` placement appends a gate to each ``conv``."""
+    return [block for block in network.features if isinstance(block, InvertedResidual)]
 
 
 def count_parameters(model):
