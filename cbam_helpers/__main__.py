@@ -1,3 +1,3 @@
-from .cli import main
+from cbam_helpers.cli import main
 
 raise SystemExit(main())

@@ -1,10 +1,14 @@
 """``python -m cbam_helpers``: reproduce the experiments, print their tables, benchmark the pipeline."""
 import argparse
+import importlib
+import sys
 
 import pandas as pd
+from torch import nn
 
-from .experiments import EXPERIMENTS
-from .profiles import PROFILES
+from cbam_helpers.evidence.experiments import EXPERIMENTS
+from cbam_helpers.engine.profiles import PROFILES
+from cbam_helpers.nn.checker import check_gate
 
 
 def main(argv=None):
@@ -67,32 +71,69 @@ def main(argv=None):
 
     args = parser.parse_args(argv)
     if args.command == "check":
-        from .checker import main as check_main
-
-        return check_main(parser, args)
+        return check_command(parser, args)
     with pd.option_context("display.precision", 2, "display.width", 120):
         if args.command == "reproduce":
-            from .experiments import reproduce as reproduce_experiments
+            from cbam_helpers.evidence.experiments import reproduce as reproduce_experiments
 
-            tables = reproduce_experiments(args.profile, seeds=args.seeds, experiments=args.experiments,
+            records = reproduce_experiments(args.profile, seeds=args.seeds, experiments=args.experiments,
                                            jobs=args.jobs, max_runs=args.max_runs, force=args.force,
                                            keep_weights=args.keep_weights, progress=not args.no_progress)
-            for n, frame in tables.items():
-                print(f"\nExperiment {n}\n{frame.to_string(index=False)}")
+            from cbam_helpers.display.tables import summary
+
+            for n, runs in records.items():
+                print(f"\nExperiment {n}\n{summary(runs).to_string(index=False)}")
         elif args.command == "summary":
-            from .records import load_records
-            from .tables import summary
+            from cbam_helpers.engine.records import load_records
+            from cbam_helpers.display.tables import summary
 
             print(summary(load_records(args.profile)).to_string(index=False))
         elif args.command == "bench":
-            from .bench import main as bench_main
+            from cbam_helpers.engine.bench import main as bench_main
 
             bench_main(rounds=args.rounds, steps=args.steps)
         elif args.command == "throughput":
-            from .throughput import main as throughput_main
+            from cbam_helpers.engine.throughput import main as throughput_main
 
             throughput_main(args.jobs, args.profile, args.steps, args.compile)
 
 
 if __name__ == "__main__":
     main()
+
+
+def build_target(target, channels, ratio):
+    """``package.module:ClassName`` built as ``ClassName(channels[, ratio])``; a readable error otherwise."""
+    module_name, _, class_name = target.partition(":")
+    if not module_name or not class_name:
+        raise ValueError(f"name the class as package.module:ClassName, got {target!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise ValueError(f"cannot import {module_name!r}: {type(error).__name__}: {error}") from error
+    if not hasattr(module, class_name):
+        raise ValueError(f"module {module_name!r} has no attribute {class_name!r}")
+    arguments = (channels,) if ratio is None else (channels, ratio)
+    try:
+        gate = getattr(module, class_name)(*arguments)
+    except Exception as error:
+        call = f"{class_name}({', '.join(map(repr, arguments))})"
+        raise ValueError(f"{call} raised {type(error).__name__}: {error}") from error
+    if not isinstance(gate, nn.Module):
+        raise ValueError(f"{class_name}(...) built a {type(gate).__name__}, not an nn.Module")
+    return gate
+
+
+def check_command(parser, args):
+    """``python -m cbam_helpers check``: 0 when every property holds, 1 when some fail, 2 when nothing ran."""
+    try:
+        gate = build_target(args.target, args.channels, args.ratio)
+    except ValueError as error:
+        parser.error(str(error))
+    report = check_gate(gate, kind=args.kind, descriptor=args.descriptor, channels=args.channels,
+                        size=(args.size, args.size))
+    print(report)
+    if report.checks[0].passed is False:
+        print(f"{args.target} does not run on a (B, C, H, W) input of {args.channels} channels: "
+              f"{report.checks[0].message}", file=sys.stderr)
+    return 0 if report.ok else 1

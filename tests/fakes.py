@@ -1,7 +1,7 @@
 """Records made by hand, for tests of the tables, sentences and analyses built from records."""
-from cbam_helpers.configs import BASELINE, BLOCKS_CBAM, FIRST_ON_NOISE, LAST, NOISY_BASELINE
-from cbam_helpers.profiles import CPU
-from cbam_helpers.records import Epoch, Record
+from cbam_helpers.engine.configs import BASELINE, BLOCKS_CBAM, FIRST_ON_NOISE, LAST, NOISY_BASELINE
+from cbam_helpers.engine.profiles import CPU
+from cbam_helpers.engine.records import Epoch, Record
 
 # stand-ins for "configuration a, b, c" in tests where only their identity matters
 A, B, C = BASELINE, LAST, BLOCKS_CBAM
@@ -17,7 +17,7 @@ def fake_record(configuration=BASELINE, seed=0, accuracy=60.0, profile=CPU, curv
                   torchvision="0.x", python="3.11", data="CIFAR-10 archive cifar10-jpeg.tar.gz",
                   finished="2026-11-24T20:00:00+0000")
     values.update(fields)
-    return Record(config=configuration.run(seed, profile), history=history, test_accuracy=accuracy / 100, **values)
+    return Record(config=configuration.at(seed, profile), history=history, test_accuracy=accuracy / 100, **values)
 
 
 def runs(configuration, accuracies, **fields):

@@ -4,7 +4,8 @@ import pytest
 
 import numpy as np
 
-from cbam_helpers.analysis import (accuracy_table, first_or_last, interval_half_width, sampling_error, seeds_for,
+from cbam_helpers.evidence.comparisons import interval_half_width
+from cbam_helpers.evidence.analysis import (accuracy_table, first_or_last, sampling_error, seeds_for,
                                    seeds_needed, stopping_rules, two_way)
 
 
@@ -77,8 +78,8 @@ def test_accuracy_table_keeps_seeds_with_every_configuration():
 
 
 def test_seed_noise_pools_the_spread_within_configurations_by_hand():
-    from cbam_helpers.profiles import ANNEALED, CPU
-    from cbam_helpers.tables import seed_noise
+    from cbam_helpers.engine.profiles import ANNEALED, CPU
+    from cbam_helpers.display.tables import seed_noise
     from fakes import C, fake_record
 
     cpu = [fake_record(A, s, a, curve=[a - 2, a]) for s, a in enumerate([60.0, 62.0, 64.0])]

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from cbam_helpers import CBAM, ChannelAttention, SqueezeExcitation
-from cbam_helpers.attention import GATES, ChannelScale, MaxPoolAttention, PooledResidualMLP, recorded_scores
+from cbam_helpers import CBAM, ChannelAttention, ChannelGate, SqueezeExcitation
+from cbam_helpers.nn.attention import GATES, ChannelScale, MaxPoolAttention, PooledResidualMLP, recorded_scores
 
 
 def two_call_scores(gate, x):
@@ -75,7 +75,7 @@ def test_parameter_count():
 
 def test_every_parameter_gets_a_gradient():
     torch.manual_seed(3)
-    block = CBAM(8, reduction_ratio=2, spatial=True)
+    block = CBAM(8, reduction_ratio=2)
     block(torch.randn(2, 8, 5, 5)).square().sum().backward()
     for name, p in block.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
@@ -91,7 +91,7 @@ def test_gradcheck_float64():
 
 def test_cbam_gates_features():
     torch.manual_seed(5)
-    block = CBAM(6, reduction_ratio=2)
+    block = ChannelGate(6, reduction_ratio=2)
     x = torch.randn(2, 6, 4, 4)
     with recorded_scores(block) as scores:
         out = block(x)
@@ -102,7 +102,7 @@ def test_cbam_gates_features():
 
 def test_cbam_spatial_follows_channel():
     torch.manual_seed(6)
-    block = CBAM(6, reduction_ratio=2, spatial=True, spatial_kernel=3)
+    block = CBAM(6, reduction_ratio=2, spatial_kernel=3)
     x = torch.randn(2, 6, 5, 5)
     channel_gated = x * block.channel_gate(x)
     spatial = block.spatial_gate(channel_gated)
@@ -153,11 +153,11 @@ def test_non_integer_channels_refused():
 
 
 def test_cbam_pooling_picks_the_gate():
-    assert type(CBAM(8, 2, pooling="avg").channel_gate) is SqueezeExcitation
-    assert type(CBAM(8, 2, pooling="max").channel_gate) is MaxPoolAttention
-    assert type(CBAM(8, 2).channel_gate) is ChannelAttention
+    assert type(ChannelGate(8, 2, pooling="avg").channel_gate) is SqueezeExcitation
+    assert type(ChannelGate(8, 2, pooling="max").channel_gate) is MaxPoolAttention
+    assert type(ChannelGate(8, 2).channel_gate) is ChannelAttention
     with pytest.raises(ValueError, match="pooling must be one of"):
-        CBAM(8, 2, pooling="median")
+        ChannelGate(8, 2, pooling="median")
 
 
 def test_channel_scale_ignores_its_input():
@@ -210,7 +210,7 @@ def test_a_gate_without_an_mlp_refuses_a_reduction_ratio():
 
 
 def test_recorded_scores_leaves_no_hook_behind():
-    block = CBAM(6, reduction_ratio=2)
+    block = ChannelGate(6, reduction_ratio=2)
     with recorded_scores(block) as scores:
         block(torch.randn(1, 6, 3, 3))
     block(torch.randn(1, 6, 3, 3))
@@ -218,7 +218,7 @@ def test_recorded_scores_leaves_no_hook_behind():
 
 
 def test_constant_gate_starts_where_cbam_starts_and_ignores_its_input():
-    from cbam_helpers.attention import ConstantChannelAttention
+    from cbam_helpers.nn.attention import ConstantChannelAttention
 
     torch.manual_seed(0)
     cbam = ChannelAttention(6, 1.0)
@@ -245,7 +245,7 @@ def test_constant_gate_starts_where_cbam_starts_and_ignores_its_input():
                                               (1280, 5), (512, 5), (2048, 7)])
 def test_eca_kernel_size_follows_the_paper(channels, kernel):
     """ECA-Net's rule, |log2(C) / 2 + 1 / 2| made odd, at MobileNetV2's block widths and ResNet's 512 and 2048."""
-    from cbam_helpers.attention import eca_kernel_size
+    from cbam_helpers.nn.attention import eca_kernel_size
 
     assert eca_kernel_size(channels) == kernel
     assert GATES["eca"](channels).channel_gate.conv.kernel_size == (kernel,)

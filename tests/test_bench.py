@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torchvision
 
-from cbam_helpers import bench
-from cbam_helpers.data import CLASSES
+from cbam_helpers.engine import bench
+from cbam_helpers.engine.data import CLASSES
 from test_data import archive_of, image_folder, private_cache  # noqa: F401 (fixture)
 
 
@@ -51,7 +51,7 @@ def test_bench_from_every_data_form(form, tmp_path, monkeypatch, capsys):
 
 
 def test_throughput_of_concurrent_jobs_is_set_by_the_slowest():
-    from cbam_helpers.throughput import aggregate, combined
+    from cbam_helpers.engine.throughput import aggregate, combined
 
     # three jobs of 10 steps of 32 images; the slowest took 4 s: 960 images in 4 s, 80 per job-second
     assert combined([2.0, 4.0, 3.0], steps=10, batch_size=32) == dict(images_per_second=240.0, per_job=80.0)

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from cbam_helpers import CBAM, ChannelAttention, SqueezeExcitation, check_gate
-from cbam_helpers.attention import GATES
-from cbam_helpers.checker import maps_with
+from cbam_helpers import CBAM, ChannelAttention, ChannelGate, SqueezeExcitation, check_gate
+from cbam_helpers.nn.attention import GATES
+from cbam_helpers.nn.checker import maps_with
 
 
 def mlp(channels, hidden):
@@ -82,7 +82,7 @@ def test_no_false_alarm_on_correct_gates(seed, channels, ratio):
     torch.manual_seed(seed)
     for module, kind, descriptor in [(ChannelAttention(channels, ratio), "scores", "both"),
                                      (SqueezeExcitation(channels, ratio), "scores", "avg"),
-                                     (CBAM(channels, ratio), "gated", "both"),
+                                     (ChannelGate(channels, ratio), "gated", "both"),
                                      (TimmStyle(channels, ratio), "gated", "both"),
                                      (GATES["eca"](channels), "gated", "avg")]:
         report = check_gate(module, kind=kind, descriptor=descriptor, channels=channels, seed=seed)
@@ -139,7 +139,7 @@ def test_se_checked_as_cbam_and_cbam_as_se():
     assert "avg and max, one MLP, summed" in failed(check_gate(SqueezeExcitation(32, 4)))
     report = check_gate(ChannelAttention(32, 4), descriptor="avg")
     assert failed(report) == {"the average alone"}
-    from cbam_helpers.attention import MaxPoolAttention
+    from cbam_helpers.nn.attention import MaxPoolAttention
 
     message = check_gate(MaxPoolAttention(32, 4), descriptor="avg").failures[0].message
     assert "maximum, not its average" in message
@@ -156,9 +156,9 @@ def test_a_module_that_raises_is_a_failure_not_a_crash():
 
 
 def test_wrong_shapes_and_a_spatial_gate_are_named():
-    report = check_gate(CBAM(32, 4), kind="scores")
+    report = check_gate(ChannelGate(32, 4), kind="scores")
     assert "scores are (4, 32, 1, 1)" in report.failures[0].message
-    report = check_gate(CBAM(32, 4, spatial=True), kind="gated")
+    report = check_gate(CBAM(32, 4), kind="gated")
     assert "does not multiply each channel by one number" in report.failures[0].message
 
 
@@ -193,21 +193,23 @@ def run_command(*args):
 
 
 def test_command_checks_a_class_by_name():
-    done = run_command("cbam_helpers.attention:ChannelAttention", "--channels", "64", "--ratio", "16")
+    done = run_command("cbam_helpers.nn.attention:ChannelAttention", "--channels", "64", "--ratio", "16")
     assert done.returncode == 0, done.stderr
     assert "every property holds" in done.stdout
-    done = run_command("cbam_helpers.attention:SqueezeExcitation", "--channels", "64", "--ratio", "16")
+    done = run_command("cbam_helpers.nn.attention:SqueezeExcitation", "--channels", "64", "--ratio", "16")
     assert done.returncode == 1 and "avg + avg" in done.stdout
-    done = run_command("cbam_helpers.attention:CBAM", "--channels", "64", "--kind", "gated")
+    done = run_command("cbam_helpers.nn.attention:ChannelGate", "--channels", "64", "--kind", "gated")
     assert done.returncode == 0, done.stdout + done.stderr
+    done = run_command("cbam_helpers.nn.attention:CBAM", "--channels", "64", "--kind", "gated")
+    assert done.returncode == 1 and "spatial" in done.stdout  # the whole CBAM is no channel gate
 
 
 def test_command_errors_are_clear():
     done = run_command("no_such_package.gates:Gate", "--channels", "8")
     assert done.returncode == 2 and "cannot import 'no_such_package.gates'" in done.stderr
-    done = run_command("cbam_helpers.attention:NoSuchGate", "--channels", "8")
+    done = run_command("cbam_helpers.nn.attention:NoSuchGate", "--channels", "8")
     assert done.returncode == 2 and "has no attribute 'NoSuchGate'" in done.stderr
-    done = run_command("cbam_helpers.attention", "--channels", "8")
+    done = run_command("cbam_helpers.nn.attention", "--channels", "8")
     assert done.returncode == 2 and "package.module:ClassName" in done.stderr
     done = run_command("torch.nn:Flatten", "--channels", "8")
     assert done.returncode == 1 and "does not run on a (B, C, H, W) input" in done.stderr

@@ -1,12 +1,12 @@
 """Configurations: what they refuse, how they are named, and that records are found by them, not by label text."""
 import pytest
 
-from cbam_helpers.batches import InputSpec
-from cbam_helpers.configs import (BASELINE, FIRST_ON_GRAY, FIRST_ON_NOISE, FIRST_SCALE_ON_NOISE, LAST, NOISE,
+from cbam_helpers.engine.batches import InputSpec
+from cbam_helpers.engine.configs import (BASELINE, FIRST_ON_GRAY, FIRST_ON_NOISE, FIRST_SCALE_ON_NOISE, LAST, NOISE,
                                   Configuration, RunConfig)
-from cbam_helpers.experiments import CLAIMS, EXPERIMENTS, QUESTIONS
-from cbam_helpers.profiles import CPU
-from cbam_helpers.comparisons import compare
+from cbam_helpers.evidence.experiments import CLAIMS, EXPERIMENTS, QUESTIONS
+from cbam_helpers.engine.profiles import CPU
+from cbam_helpers.evidence.comparisons import compare
 from fakes import fake_record
 
 
@@ -28,9 +28,9 @@ def test_named_configurations_keep_the_labels_and_ids_of_the_records():
     assert FIRST_ON_NOISE.label == "first, RGB + 3 noise" and FIRST_ON_NOISE.inputs == NOISE
     assert FIRST_SCALE_ON_NOISE.label == "first scale, RGB + 3 noise"
     assert FIRST_ON_GRAY[0.5].label == "first, RGB + 3 gray (rho=0.5)"
-    assert BASELINE.run(0, CPU).run_id == "none-r1-seed0-cb5d5a02"  # committed in results/cpu/
-    config = Configuration("first", inputs=InputSpec(3)).run(2, CPU)
-    assert config == FIRST_ON_NOISE.run(2, CPU) and RunConfig.from_dict(config.as_dict()) == config
+    assert BASELINE.at(0, CPU).run_id == "none-r1-seed0-cb5d5a02"  # committed in results/cpu/
+    config = Configuration("first", inputs=InputSpec(3)).at(2, CPU)
+    assert config == FIRST_ON_NOISE.at(2, CPU) and RunConfig.from_dict(config.as_dict()) == config
     assert config.build_model().input_channel == 6
 
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from cbam_helpers.batches import MEAN, STD, RGB, InputSpec, add_noise_channels, batches, prepare
-from cbam_helpers.data import CLASSES, DatasetError, load_cifar10
+from cbam_helpers.engine.batches import MEAN, STD, RGB, InputSpec, add_noise_channels, batches, prepare
+from cbam_helpers.engine.data import CLASSES, DatasetError, load_cifar10
 
 
 @pytest.fixture(autouse=True)

@@ -3,16 +3,16 @@ import json
 import pytest
 import torch
 
-import cbam_helpers.train as train_module
+import cbam_helpers.engine.train as train_module
 from cbam_helpers.cli import main as cli_main
-from cbam_helpers.data import CIFAR10
-from cbam_helpers.experiments import configs
-from cbam_helpers.profiles import PROFILES, Profile, get_profile
-from cbam_helpers.batches import InputSpec
-from cbam_helpers.configs import BASELINE, LAST, Configuration, RunConfig
-from cbam_helpers.records import Record, checkpoint_path, load_records, record_path, run
-from cbam_helpers.tables import summary
-from cbam_helpers.atomic import write_json
+from cbam_helpers.engine.data import CIFAR10
+from cbam_helpers.evidence.experiments import run_configs
+from cbam_helpers.engine.profiles import PROFILES, Profile, get_profile
+from cbam_helpers.engine.batches import InputSpec
+from cbam_helpers.engine.configs import BASELINE, LAST, Configuration, RunConfig
+from cbam_helpers.engine.records import Record, checkpoint_path, load_records, record_path, run
+from cbam_helpers.display.tables import summary
+from cbam_helpers.engine.atomic import write_json
 from fakes import fake_record
 
 TINY = Profile("tiny", resolution=32, batch_size=16, lr=0.01, epochs=2, train_images=48, test_images=32)
@@ -28,7 +28,7 @@ def data():
 
 
 def run_config(attention_loc, extra_channels, seed, profile, signal=0.0, **fields):
-    return Configuration(attention_loc, inputs=InputSpec(extra_channels, signal), **fields).run(seed, profile)
+    return Configuration(attention_loc, inputs=InputSpec(extra_channels, signal), **fields).at(seed, profile)
 
 
 def strip(record):
@@ -72,7 +72,7 @@ def test_existing_record_is_returned_without_training(data, tmp_path, monkeypatc
     def no_training(*args, **kwargs):
         raise AssertionError("trained although a record exists")
 
-    monkeypatch.setattr("cbam_helpers.records.fit", no_training)
+    monkeypatch.setattr("cbam_helpers.engine.records.fit", no_training)
     assert run_tiny(config, data, tmp_path) == record
     with pytest.raises(AssertionError, match="trained although"):
         run_tiny(config, data, tmp_path, force=True)
@@ -134,12 +134,12 @@ def test_profiles():
 
 
 def test_experiments_share_the_rgb_baseline():
-    one, two = configs(1, "smoke"), configs(2, "smoke")
+    one, two = run_configs(1, "smoke"), run_configs(2, "smoke")
     assert [c.label for c in one] == ["none, RGB", "last, RGB"]
     assert [c.label for c in two] == ["none, RGB", "none, RGB + 3 noise", "first, RGB + 3 noise"]
     assert one[0].run_id == two[0].run_id
     with pytest.raises(ValueError, match="unknown experiment"):
-        configs(3)
+        run_configs(3)
 
 
 def test_cli_help_documents_every_command(capsys):
@@ -151,7 +151,7 @@ def test_cli_help_documents_every_command(capsys):
 
 
 def test_recorded_seeds(data, tmp_path):
-    from cbam_helpers.experiments import recorded_seeds
+    from cbam_helpers.evidence.experiments import recorded_seeds
 
     assert recorded_seeds(TINY, tmp_path) == [0]
     for seed in (2, 5):
@@ -160,7 +160,7 @@ def test_recorded_seeds(data, tmp_path):
 
 
 def test_jobs_give_the_records_of_a_sequential_run(data, tmp_path):
-    from cbam_helpers.jobs import run_all, threads_per_job
+    from cbam_helpers.engine.jobs import run_all, threads_per_job
 
     runs = [run_config("none", 0, 0, TINY.but(epochs=1)), run_config("first", 3, 0, TINY.but(epochs=1)),
             run_config("last", 0, 1, TINY.but(epochs=1))]
@@ -180,7 +180,7 @@ def test_jobs_give_the_records_of_a_sequential_run(data, tmp_path):
 
 
 def test_shared_configurations_are_trained_once(data, tmp_path, monkeypatch):
-    from cbam_helpers import experiments
+    from cbam_helpers.evidence import experiments
 
     trained = []
 
@@ -234,7 +234,7 @@ def test_stem_norms_are_recorded_per_input_channel(data, tmp_path):
 
 
 def test_precision_follows_the_device(monkeypatch):
-    from cbam_helpers.train import autocast_dtype, grad_scaler
+    from cbam_helpers.engine.train import autocast_dtype, grad_scaler
 
     assert autocast_dtype(CPU) is None and not grad_scaler(CPU).is_enabled()
     cuda = torch.device("cuda")
@@ -245,7 +245,7 @@ def test_precision_follows_the_device(monkeypatch):
 
 
 def test_scaler_skips_a_step_with_an_inf_gradient_and_lowers_its_scale():
-    from cbam_helpers.train import grad_scaler, optimizer_step
+    from cbam_helpers.engine.train import grad_scaler, optimizer_step
 
     weight = torch.nn.Parameter(torch.ones(3))
     optimizer = torch.optim.SGD([weight], lr=0.1)
@@ -260,8 +260,8 @@ def test_scaler_skips_a_step_with_an_inf_gradient_and_lowers_its_scale():
 
 def test_shipped_records_are_read_and_never_overwritten(data, tmp_path, monkeypatch):
     """An installed wheel's records are found like the checkout's; new runs go to the writable folder."""
-    import cbam_helpers.records as records_module
-    from cbam_helpers.records import read_record
+    import cbam_helpers.engine.records as records_module
+    from cbam_helpers.engine.records import read_record
 
     config = run_config("none", 0, 0, TINY.but(epochs=1))
     shipped = tmp_path / "shipped"
@@ -284,17 +284,18 @@ def test_shipped_records_are_read_and_never_overwritten(data, tmp_path, monkeypa
 
 
 def test_plan_says_what_will_train(data, tmp_path, monkeypatch):
-    from cbam_helpers import bench, experiments
+    from cbam_helpers.engine import bench
+    from cbam_helpers.evidence import experiments
 
     monkeypatch.setattr(bench, "estimate_run_seconds", lambda profile, device: 60.0)
     profile = TINY.but(epochs=1)
     assert "3 of the 3 runs" in experiments.plan(2, profile, [0], results=tmp_path, device=CPU)
     text = experiments.plan(2, profile, [0], results=tmp_path, device=CPU)
     assert "about 60 seconds each" in text and "3 minutes in all" in text
-    for config in configs(2, profile, (0,)):
+    for config in run_configs(2, profile, (0,)):
         run_tiny(config, data, tmp_path)
     assert "nothing trains" in experiments.plan(2, profile, [0], results=tmp_path, device=CPU)
-    for config in configs(2, profile, (3,)):
+    for config in run_configs(2, profile, (3,)):
         run_tiny(config, data, tmp_path)
     # seeds=None reads the recorded seeds where the records are, not from the default results folder
     assert "seeds 0, 3 have records: nothing trains" in experiments.plan(2, profile, None, results=tmp_path,
@@ -302,12 +303,12 @@ def test_plan_says_what_will_train(data, tmp_path, monkeypatch):
 
 
 def test_shown_profile_needs_three_complete_seeds_of_every_experiment(tmp_path, monkeypatch):
-    from cbam_helpers.configs import FIRST_ON_NOISE, LAST, NOISY_BASELINE
-    from cbam_helpers.experiments import SHOWN_SEEDS, shown_profile
+    from cbam_helpers.engine.configs import FIRST_ON_NOISE, LAST, NOISY_BASELINE
+    from cbam_helpers.evidence.experiments import SHOWN_SEEDS, shown_profile
 
     def record(configuration, seed, profile):
         write_json(fake_record(configuration, seed, 80.0, profile=PROFILES[profile]).to_json(),
-                   record_path(configuration.run(seed, PROFILES[profile]), tmp_path))
+                   record_path(configuration.at(seed, PROFILES[profile]), tmp_path))
 
     monkeypatch.delenv("CBAM_PROFILE", raising=False)
     assert shown_profile(results=tmp_path).name == "cpu"
@@ -337,8 +338,8 @@ def test_shown_profile_needs_three_complete_seeds_of_every_experiment(tmp_path, 
 
 
 def test_run_estimate_is_the_hand_computation_and_measures_something():
-    from cbam_helpers.bench import estimate_run_seconds, run_seconds
-    from cbam_helpers.profiles import ANNEALED
+    from cbam_helpers.engine.bench import estimate_run_seconds, run_seconds
+    from cbam_helpers.engine.profiles import ANNEALED
 
     # annealed: 8 epochs of 50,000 images in steps of 32 and 10,000 test images in batches of 256
     assert run_seconds(ANNEALED, 0.1, 0.5) == pytest.approx(8 * (1562.5 * 0.1 + 39.0625 * 0.5))
@@ -348,10 +349,10 @@ def test_run_estimate_is_the_hand_computation_and_measures_something():
 
 
 def test_recorded_seeds_of_an_experiment_are_the_complete_ones(data, tmp_path):
-    from cbam_helpers.experiments import recorded_seeds
+    from cbam_helpers.evidence.experiments import recorded_seeds
 
     profile = TINY.but(epochs=1)
-    for config in configs(1, profile, (0, 1)):
+    for config in run_configs(1, profile, (0, 1)):
         run_tiny(config, data, tmp_path)
     run_tiny(run_config("none", 0, 2, profile), data, tmp_path)  # seed 2 lacks `last`
     assert recorded_seeds(profile, tmp_path) == [0, 1, 2]
@@ -359,8 +360,8 @@ def test_recorded_seeds_of_an_experiment_are_the_complete_ones(data, tmp_path):
 
 
 def test_across_profiles_sets_the_post_beside_every_recorded_profile():
-    from cbam_helpers.reported import POST_ACCURACY
-    from cbam_helpers.tables import across_profiles
+    from cbam_helpers.evidence.reported import POST_ACCURACY
+    from cbam_helpers.display.tables import across_profiles
 
     cpu, full = PROFILES["cpu"], PROFILES["full"]
     records = [fake_record(c, seed, a, profile=cpu) for seed, (base, last) in enumerate([(60, 62), (61, 64)])
@@ -381,16 +382,16 @@ def test_across_profiles_sets_the_post_beside_every_recorded_profile():
 
 
 def test_complete_records_keep_the_seeds_with_every_configuration(data, tmp_path):
-    from cbam_helpers.experiments import complete_records
+    from cbam_helpers.evidence.experiments import complete_records
 
     profile = TINY.but(epochs=1)
     assert complete_records(1, profile, tmp_path) == []
-    for config in configs(1, profile, (0,)):
+    for config in run_configs(1, profile, (0,)):
         run_tiny(config, data, tmp_path)
-    run_tiny(BASELINE.run(1, profile), data, tmp_path)  # seed 1 lacks `last`
+    run_tiny(BASELINE.at(1, profile), data, tmp_path)  # seed 1 lacks `last`
     assert sorted((r.seed, r.label) for r in complete_records(1, profile, tmp_path)) == [(0, "last, RGB"), (0, "none, RGB")]
     assert complete_records((1, 2), profile, tmp_path) == complete_records(1, profile, tmp_path)  # 2 has no seed yet
-    for config in configs(2, profile, (0,)):
+    for config in run_configs(2, profile, (0,)):
         run_tiny(config, data, tmp_path)
     assert len(complete_records((1, 2), profile, tmp_path)) == 4  # the shared baseline once
 
@@ -471,7 +472,7 @@ def test_annealed_run_resumes_to_the_same_record(data, tmp_path, monkeypatch):
 
 
 def test_the_training_loop_records_what_its_probes_return_and_nothing_else(data, tmp_path):
-    from cbam_helpers.probes import Probe
+    from cbam_helpers.engine.probes import Probe
 
     class Counting(Probe):
         def __init__(self):
@@ -485,7 +486,7 @@ def test_the_training_loop_records_what_its_probes_return_and_nothing_else(data,
             return dict(done=True)
 
     probe = Counting()
-    model = BASELINE.run(0, TINY).build_model()
+    model = BASELINE.at(0, TINY).build_model()
     history = train_module.fit(model, data, TINY, seed=0, checkpoint=tmp_path / "c.pt", probes=[probe], device=CPU,
                                progress=False)
     assert [e["marker"] for e in history] == [1, 2] and history[-1]["done"] and "done" not in history[0]
@@ -493,7 +494,7 @@ def test_the_training_loop_records_what_its_probes_return_and_nothing_else(data,
 
 
 def test_max_runs_trains_the_first_missing_runs_in_seed_order(data, tmp_path, monkeypatch):
-    from cbam_helpers import experiments
+    from cbam_helpers.evidence import experiments
 
     trained = []
 
@@ -507,23 +508,23 @@ def test_max_runs_trains_the_first_missing_runs_in_seed_order(data, tmp_path, mo
     profile = TINY.but(epochs=1)
     tables = experiments.reproduce(profile, seeds=(0, 1), experiments=(2,), max_runs=4, results=tmp_path)
     assert trained == [(0, "none, RGB"), (0, "none, RGB + 3 noise"), (0, "first, RGB + 3 noise"), (1, "none, RGB")]
-    assert list(tables[2]["n"]) == [2, 1, 1]  # the tables cover what is recorded
+    assert list(summary(tables[2])["n"]) == [2, 1, 1]  # the records are what is recorded
     with pytest.raises(ValueError, match="max_runs"):
         experiments.reproduce(profile, seeds=(0,), experiments=(2,), max_runs=-1)
 
 
 def test_next_seed_names_the_first_gap_and_what_it_trains(tmp_path):
-    from cbam_helpers.configs import FIRST_ON_NOISE, NOISY_BASELINE
-    from cbam_helpers.experiments import next_seed, next_seed_note
+    from cbam_helpers.engine.configs import FIRST_ON_NOISE, NOISY_BASELINE
+    from cbam_helpers.evidence.experiments import next_seed, next_seed_note
 
     annealed = PROFILES["annealed"]
     for configuration, seeds in ((BASELINE, (0, 1, 2, 3)), (LAST, (0, 1, 2)), (NOISY_BASELINE, (0, 1, 2, 3, 5)),
                                  (FIRST_ON_NOISE, (0, 1, 2, 3, 5))):
         for seed in seeds:
             write_json(fake_record(configuration, seed, 80.0, profile=annealed).to_json(),
-                       record_path(configuration.run(seed, annealed), tmp_path))
+                       record_path(configuration.at(seed, annealed), tmp_path))
     seed, missing = next_seed(1, annealed, tmp_path)
-    assert seed == 3 and missing == [LAST.run(3, annealed)]
+    assert seed == 3 and missing == [LAST.at(3, annealed)]
     assert next_seed_note(1, annealed, tmp_path) == (
         "The first seed with a run missing on the `annealed` profile is 3: it trains 1 run (`last, RGB`). Ask for it "
         "with `SEEDS = [0, 1, 2, 3]` in the parameters cell, or "

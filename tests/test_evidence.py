@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cbam_helpers.comparisons import MARGIN, PairedComparison, compare
-from cbam_helpers.configs import BASELINE, FIRST_ON_NOISE, LAST, NOISY_BASELINE
-from cbam_helpers.profiles import ANNEALED
-from cbam_helpers.records import load_records, select
-from cbam_helpers.reported import POST_ACCURACY
+from cbam_helpers.evidence.comparisons import MARGIN, PairedComparison, compare
+from cbam_helpers.engine.configs import BASELINE, FIRST_ON_NOISE, LAST, NOISY_BASELINE
+from cbam_helpers.engine.profiles import ANNEALED
+from cbam_helpers.engine.records import load_records, select
+from cbam_helpers.evidence.reported import POST_ACCURACY
 
 RECORDS = load_records(ANNEALED)
 
@@ -75,7 +75,7 @@ def test_the_last_gate_is_a_near_uniform_scale_with_a_few_percent_of_modulation(
 
 
 def test_the_annealed_seed_spread_is_below_the_test_set_sampling_error():
-    from cbam_helpers.analysis import sampling_error
+    from cbam_helpers.evidence.analysis import sampling_error
 
     accuracies = [r.accuracy for r in select(RECORDS, BASELINE) if r.seed < 7]
     assert np.std(accuracies, ddof=1) < sampling_error(np.mean(accuracies))

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from cbam_helpers import MobileNet
-from cbam_helpers.attention import recorded_scores
-from cbam_helpers.inserting import (OPEN_SCORE, STARTS, ResidualChannelGate,
+from cbam_helpers.nn.attention import recorded_scores
+from cbam_helpers.evidence.inserting import (OPEN_SCORE, STARTS, ResidualChannelGate,
                                     gated_blocks, with_gates)
 
 
@@ -76,9 +76,9 @@ def test_bad_starts_and_gated_networks_are_refused(trained):
 
 
 def test_a_fine_tune_writes_its_record_once_and_reads_it_after(trained, monkeypatch, tmp_path):
-    from cbam_helpers import inserting
-    from cbam_helpers.data import CIFAR10
-    from cbam_helpers.profiles import Profile
+    from cbam_helpers.evidence import inserting
+    from cbam_helpers.engine.data import CIFAR10
+    from cbam_helpers.engine.profiles import Profile
 
     tiny = Profile("tiny", resolution=32, batch_size=16, lr=0.001, epochs=2,
                    train_images=32, test_images=16)

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torchvision
 
-from cbam_helpers import CBAM, MobileNet, count_parameters
+from cbam_helpers import ChannelGate, MobileNet, count_parameters
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +45,10 @@ def test_first_on_six_channels_parameters():
 
 def test_blocks_put_a_gate_before_the_residual_add():
     model = MobileNet("blocks", reduction_ratio=4)
-    gates = [m for m in model.modules() if isinstance(m, CBAM)]
+    gates = [m for m in model.modules() if isinstance(m, ChannelGate)]
     assert len(gates) == 17
     block = model.features[2]
-    assert isinstance(block.conv[-1], CBAM) and isinstance(block.conv[-2], torch.nn.BatchNorm2d)
+    assert isinstance(block.conv[-1], ChannelGate) and isinstance(block.conv[-2], torch.nn.BatchNorm2d)
 
 
 def test_torchvision_weights_load_strictly():

@@ -4,10 +4,11 @@ import torch
 from torch import nn
 from torchvision.models.resnet import Bottleneck
 
-from cbam_helpers import CBAM
-from cbam_helpers.attention import GATES
-from cbam_helpers.placements import (AGAIN, GatedBottleneck, costs, flops_per_image, hidden_widths,
-                                     mobilenet_v2_gated, mobilenet_v3_gated, resnet50_gated, step_seconds, v2_blocks)
+from cbam_helpers import CBAM, ChannelGate
+from cbam_helpers.nn.attention import GATES
+from cbam_helpers.engine.costs import AGAIN, flops_per_image, gate_costs, step_seconds
+from cbam_helpers.nn.placements import (GatedBottleneck, hidden_widths, mobilenet_v2_gated, mobilenet_v3_gated,
+                                        resnet50_gated, v2_blocks)
 
 
 def cbam_parameters(channels, r=16, spatial=True):
@@ -66,7 +67,7 @@ def test_mobilenet_v2_blocks_and_their_identity_paths():
     assert sum(not b["identity"] for b in blocks) == 7
     assert all(b["identity"] == (b["stride"] == 1 and b["channels_in"] == b["channels_out"]) for b in blocks)
     model = mobilenet_v2_gated("cbam")
-    assert sum(isinstance(m, CBAM) for m in model.modules()) == 17
+    assert sum(isinstance(m, ChannelGate) for m in model.modules()) == 17
     assert mobilenet_v2_gated("eca").eval()(torch.randn(1, 3, 32, 32)).shape == (1, 10)
 
 
@@ -95,7 +96,7 @@ def test_step_seconds_and_costs_cover_every_model():
     six.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[1]))
     assert set(step_seconds({"six": six, **models}, size=8, batch=4, rounds=1, steps=1)) == {"six", "a"}
     assert seen and set(seen) == {6}
-    frame = costs(mobilenet_v2_gated, ["eca"], size=32, batch=2, rounds=1, steps=1)
+    frame = gate_costs(mobilenet_v2_gated, ["eca"], size=32, batch=2, rounds=1, steps=1)
     assert list(frame.gate) == ["no gate", AGAIN, "eca"]
     assert frame["added parameters"].tolist()[:2] == [0, 0] and frame["added parameters"].iloc[2] > 0
     assert frame["FLOPs (%)"].iloc[1] == 0

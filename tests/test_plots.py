@@ -8,7 +8,7 @@ matplotlib.use("agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from cbam_helpers.plots import attention_over_epochs, gain_splits, stem_norms, verdict_history  # noqa: E402
+from cbam_helpers.display.plots import attention_over_epochs, gain_splits, stem_norms, verdicts_by_seed_count  # noqa: E402
 from fakes import A, B, C, GATED, NOISY, fake_record, runs  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def test_stem_norms_draw_one_line_per_seed_and_channel():
 
 
 def test_gain_splits_draw_three_rows_per_controlled_claim_that_has_two_common_seeds():
-    from cbam_helpers.experiments import Claim, Controlled
+    from cbam_helpers.evidence.experiments import Claim, Controlled
 
     split = Controlled(Claim("C helps", A, C, "higher"), Claim("C - B", B, C, "higher"), "B's words", "gating")
     unsplit = Controlled(Claim("gated helps", A, GATED, "higher"), Claim("gated - B", B, GATED, "higher"), "", "")
@@ -54,16 +54,16 @@ def test_gain_splits_draw_three_rows_per_controlled_claim_that_has_two_common_se
         gain_splits(records, [unsplit], "title")
 
 
-def test_verdict_history_draws_a_panel_per_claim_and_a_point_per_seed_count():
-    from cbam_helpers.experiments import Claim
-    from cbam_helpers.tables import verdict_history as history_of
+def test_verdicts_by_seed_count_draws_a_panel_per_claim_and_a_point_per_seed_count():
+    from cbam_helpers.evidence.experiments import Claim
+    from cbam_helpers.display.tables import verdict_history as history_of
 
     records = runs(A, [80.0] * 4) + runs(B, [80.4, 80.5, 80.6, 78.5]) + runs(C, [80.9, 81.0, 81.1])
     history = history_of(records, [Claim("B helps", A, B, "higher"), Claim("C helps", A, C, "higher")])
-    fig = verdict_history(history, "title")
+    fig = verdicts_by_seed_count(history, "title")
     assert [ax.get_title() for ax in fig.axes] == ["B helps", "C helps"]
     assert [len(ax.containers) for ax in fig.axes] == [2, 1]  # seed counts 3 and 4 for B, 3 for C
     assert sorted(t.get_text() for t in fig.legends[0].get_texts()) == ["higher", "undecided"]
     plt.close(fig)
     with pytest.raises(ValueError, match="no claim"):
-        verdict_history(history.iloc[:0], "title")
+        verdicts_by_seed_count(history.iloc[:0], "title")

@@ -1,13 +1,10 @@
 import math
 
-import pandas as pd
 import pytest
 
-from cbam_helpers.configs import FIRST_ON_GRAY, FIRST_ON_NOISE, LAST
-from cbam_helpers.comparisons import compare, t_quantile, two_sided_p
-from cbam_helpers.report import extra_channel_scores, provenance
-from cbam_helpers.reported import POST_ACCURACY
-from cbam_helpers.tables import comparison_table, show, summary, with_reported
+from cbam_helpers.engine.configs import FIRST_ON_GRAY, FIRST_ON_NOISE, LAST
+from cbam_helpers.evidence.comparisons import compare, t_quantile, two_sided_p
+from cbam_helpers.display.tables import comparison_table, extra_channel_scores, provenance, show, summary
 from fakes import A, B, C, CLEAN, GATED, NOISY, fake_record, runs
 
 
@@ -71,13 +68,12 @@ def test_comparison_table_by_hand():
     assert list(table["interval"]) == ["[-4.00, -4.00]", "[+1.00, +1.00]"]
 
 
-def test_reported_numbers_sit_beside_ours_by_configuration():
+def test_summary_by_configuration_in_the_order_first_met():
     records = [fake_record(A, 0, 60.0), fake_record(A, 1, 62.0), fake_record(LAST, 0, 63.0), fake_record(C, 0, 50.0)]
-    frame = with_reported(records, POST_ACCURACY).set_index("configuration")
-    assert frame.loc[A.label, "reported"] == POST_ACCURACY[A] == 84.53
+    frame = summary(records).set_index("configuration")
     assert frame.loc[A.label, "mean_accuracy"] == 61.0 and frame.loc[A.label, "n"] == 2
     assert frame.loc[A.label, "per_seed"] == "60.00, 62.00"
-    assert math.isnan(frame.loc[C.label, "reported"])  # the post has no blocks run
+    assert math.isnan(frame.loc[C.label, "std_accuracy"])  # one seed: no spread
     assert summary(records)["configuration"].tolist() == [A.label, LAST.label, C.label]
 
 
@@ -115,47 +111,8 @@ def test_summary_sets_the_test_set_sampling_error_beside_the_spread():
     assert "test-set sampling error" in show(summary(runs(A, [80.0, 80.0])), "c").to_html()
 
 
-def test_pooled_interval_sits_beside_the_paired_one_by_hand():
-    # three configurations x three seeds; residuals of a two-way layout computed by hand below
-    records = runs(A, [1, 2, 3]) + runs(B, [2, 4, 3]) + runs(C, [1, 3, 2])
-    table = comparison_table(records, [("b - a", A, B)])
-    # grand mean 21/9; seed means 4/3, 3, 8/3; configuration means 2, 3, 2
-    residuals = [[1 - 4 / 3 - 2 + 21 / 9, 2 - 3 - 2 + 21 / 9, 3 - 8 / 3 - 2 + 21 / 9],
-                 [2 - 4 / 3 - 3 + 21 / 9, 4 - 3 - 3 + 21 / 9, 3 - 8 / 3 - 3 + 21 / 9],
-                 [1 - 4 / 3 - 2 + 21 / 9, 3 - 3 - 2 + 21 / 9, 2 - 8 / 3 - 2 + 21 / 9]]
-    mse = sum(r * r for row in residuals for r in row) / 4  # (3 - 1)(3 - 1) degrees of freedom
-    half = 2.776445 * math.sqrt(2 * mse / 3)  # t(0.975, 4)
-    assert table.loc[0, "pooled_interval"] == f"[{1 - half:+.2f}, {1 + half:+.2f}]"
-    assert "pooled_interval" not in comparison_table(runs(A, [1, 2]) + runs(B, [2, 3]), [("b - a", A, B)])
-
-
-def test_pooled_over_groups_uses_only_the_pairs_own_experiment():
-    # NOISY is a configuration of another experiment with a wild spread; pooled over its group only, b - a keeps the
-    # error term of the three-configuration layout above, and a group of two gives back the paired interval
-    records = runs(A, [1, 2, 3]) + runs(B, [2, 4, 3]) + runs(C, [1, 3, 2]) + runs(NOISY, [10, -10, 30])
-    alone = comparison_table(records[:9], [("b - a", A, B)]).loc[0, "pooled_interval"]
-    pairs = [("b - a", A, B), ("noisy - a", A, NOISY), ("c - noisy", NOISY, C)]
-    grouped = comparison_table(records, pairs, pooled=[(A, B, C), (A, NOISY)])
-    assert grouped.loc[0, "pooled_interval"] == alone
-    assert comparison_table(records, [("b - a", A, B)]).loc[0, "pooled_interval"] != alone  # its spread enters
-    assert grouped.loc[1, "pooled_interval"] == grouped.loc[1, "interval"]  # two configurations: paired
-    assert pd.isna(grouped.loc[2, "pooled_interval"])  # no group holds both
-
-
-def test_every_claim_and_control_pools_over_its_own_experiment():
-    from cbam_helpers.experiments import CLAIMS, CONTROLS, EXPERIMENTS, POOLS
-
-    def pool(pair):
-        return next(g for g in POOLS if pair.baseline in g and pair.treatment in g)
-
-    assert [pool(c) for c in CLAIMS] == [EXPERIMENTS[1]] + [EXPERIMENTS[2]] * 3
-    # a control pools with the experiment of the gate it controls, never with both experiments' noise
-    assert pool(CONTROLS[0]) == (*EXPERIMENTS[1], CONTROLS[0].baseline)
-    assert pool(CONTROLS[1]) == (*EXPERIMENTS[2], CONTROLS[1].baseline)
-
-
 def test_verdicts_by_hand():
-    from cbam_helpers.comparisons import MARGIN, VERDICTS
+    from cbam_helpers.evidence.comparisons import MARGIN, VERDICTS
 
     def comparison(differences):
         return compare(runs(A, [80.0] * len(differences)) + runs(B, [80.0 + d for d in differences]), A, B)
@@ -178,7 +135,7 @@ def test_verdicts_by_hand():
 
 
 def test_claims_table_holds_the_posts_gap_against_the_prediction_interval():
-    from cbam_helpers.experiments import Claim
+    from cbam_helpers.evidence.experiments import Claim
 
     records = runs(A, [80.0, 80.0, 80.0]) + runs(B, [80.9, 81.0, 81.1])
     # differences +0.9, +1.0, +1.1: prediction 1 +- t(0.975, 2) * 0.1 * sqrt(4 / 3) = [+0.50, +1.50]
@@ -192,7 +149,7 @@ def test_claims_table_holds_the_posts_gap_against_the_prediction_interval():
 
 
 def test_a_table_says_the_seeds_a_target_width_would_take():
-    from cbam_helpers.analysis import seeds_needed
+    from cbam_helpers.evidence.analysis import seeds_needed
 
     # differences -1, +1, +0.5: SD 1.04
     records = runs(A, [80.0, 80.0, 80.0]) + runs(B, [79.0, 81.0, 80.5])
@@ -206,7 +163,7 @@ def test_a_table_says_the_seeds_a_target_width_would_take():
 def test_epoch_closed_is_the_first_epoch_from_which_every_noise_score_stays_low():
     from dataclasses import replace
 
-    from cbam_helpers.analysis import epoch_closed
+    from cbam_helpers.evidence.analysis import epoch_closed
 
     def gated(seed, scores_per_epoch):
         record = fake_record(GATED, seed, 80.0, curve=[80.0] * len(scores_per_epoch), attention=scores_per_epoch[-1])
@@ -221,8 +178,8 @@ def test_epoch_closed_is_the_first_epoch_from_which_every_noise_score_stays_low(
 
 
 def test_a_gain_splits_into_the_controls_share_and_the_gates_by_hand():
-    from cbam_helpers.comparisons import split_gain
-    from cbam_helpers.experiments import Claim, Controlled
+    from cbam_helpers.evidence.comparisons import split_gain
+    from cbam_helpers.evidence.experiments import Claim, Controlled
 
     # A the baseline, B the control, C the gate; seed 3 lacks the control, so only seeds 0-2 are split
     records = (runs(A, [80.0, 81.0, 80.5, 79.0]) + runs(B, [80.5, 81.6, 80.9]) + runs(C, [80.6, 81.5, 81.1, 90.0]))
@@ -237,16 +194,24 @@ def test_a_gain_splits_into_the_controls_share_and_the_gates_by_hand():
 
 
 def test_every_control_splits_the_claim_whose_gate_it_controls():
-    from cbam_helpers.experiments import CLAIMS, CONTROLLED, CONTROLS
+    from cbam_helpers.evidence.experiments import CLAIMS, CONTROLLED, CONTROLS
 
     assert {c.control for c in CONTROLLED} == set(CONTROLS)
     for claim, control, _, _ in CONTROLLED:
         assert claim in CLAIMS and claim.expected == "higher" and control.treatment == claim.treatment
 
 
+def test_claims_and_controls_are_named():
+    from cbam_helpers.evidence import experiments
+
+    assert experiments.CLAIMS[0] is experiments.LAST_HELPS and experiments.CONTROLS[1] is experiments.LOOKING_CONTROL
+    assert [c.treatment for c in experiments.CLAIMS] == [experiments.LAST, experiments.NOISY_BASELINE,
+                                                          experiments.FIRST_ON_NOISE, experiments.FIRST_ON_NOISE]
+
+
 def test_verdict_history_replays_each_claim_seed_by_seed_by_hand():
-    from cbam_helpers.experiments import Claim
-    from cbam_helpers.tables import verdict_history
+    from cbam_helpers.evidence.experiments import Claim
+    from cbam_helpers.display.tables import verdict_history
 
     records = (runs(A, [80.0] * 5) + runs(B, [80.4, 80.5, 80.6, 78.5])  # differences +0.4, +0.5, +0.6, -1.5
                + runs(C, [79.5, 80.0, 80.5, 80.0, 80.0]) + runs(GATED, [80.9, 81.0, 81.1, 81.0, 81.0]))

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from cbam_helpers import SpatialAttention
-from cbam_helpers.synthetic import DEFAULT, QUICK, Setting, train
-from cbam_helpers.synthetic_spatial import (ARRANGEMENTS, GatePair, SpatialNet, SpatialTask, generate,
+from cbam_helpers.synthetic.channel_tasks import DEFAULT, QUICK, Setting, fit
+from cbam_helpers.synthetic.spatial_tasks import (ARRANGEMENTS, GatePair, SpatialNet, SpatialTask, generate,
                                             mean_inside_and_outside, patch_masks)
 
 F = torch.tensor([[[[1.0, 0.0, 2.0], [3.0, 1.0, 0.0], [0.0, 2.0, 1.0]],
@@ -98,8 +98,8 @@ def test_spatial_net_and_its_maps():
 
 def test_training_is_seeded_and_maps_can_be_read():
     setting = Setting(train=128, test=64, epochs=1)
-    first = train(SpatialTask(), "spatial", seed=4, setting=setting)
-    again = train(SpatialTask(), "spatial", seed=4, setting=setting)
+    first = fit(SpatialTask(), "spatial", seed=4, setting=setting)
+    again = fit(SpatialTask(), "spatial", seed=4, setting=setting)
     assert first["accuracy"] == again["accuracy"]
     inside, outside = mean_inside_and_outside(first["model"], SpatialTask(), n=16)
     assert inside.shape == outside.shape == (16,)

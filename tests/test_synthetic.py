@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from cbam_helpers.synthetic import (MEAN_CUE, PEAK_CUE, QUICK, SmallNet, Task, against, compare_gates, generate,
-                                    speaker_scores, train)
+from cbam_helpers.synthetic.channel_tasks import (MEAN_CUE, PEAK_CUE, QUICK, SmallNet, Task, against, compare_gates, generate,
+                                    speaker_scores, fit)
 
 
 def test_shapes_and_ranges():
@@ -75,8 +75,8 @@ def test_network_shapes(gate, place):
 
 
 def test_training_is_deterministic_and_the_comparison_is_paired():
-    a = train(MEAN_CUE, "both", seed=0, setting=QUICK)
-    b = train(MEAN_CUE, "both", seed=0, setting=QUICK)
+    a = fit(MEAN_CUE, "both", seed=0, setting=QUICK)
+    b = fit(MEAN_CUE, "both", seed=0, setting=QUICK)
     assert a["accuracy"] == b["accuracy"]
     frame = compare_gates(MEAN_CUE, ("none", "both"), seeds=(0, 1), setting=QUICK, progress=False)
     assert list(frame.columns) == ["gate", "seed", "accuracy"] and len(frame) == 4
@@ -105,7 +105,7 @@ def fake_results():
 
 
 def test_prediction_table_checks_the_measurement_against_the_prediction():
-    from cbam_helpers.synthetic import prediction_table, versus_specialist
+    from cbam_helpers.synthetic.channel_tasks import prediction_table, versus_specialist
 
     frame = fake_results()
     table = prediction_table({"mean": against(frame)}).set_index("front end")

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from cbam_helpers import MobileNet
-from cbam_helpers.configs import BASELINE, BLOCKS_CBAM, FIRST_ON_NOISE, LAST
-from cbam_helpers.data import CIFAR10
-from cbam_helpers.profiles import ANNEALED, Profile
-from cbam_helpers.records import load_network, read_record, record_path, run, weights_path
-from cbam_helpers.weights import load_weights, save_weights
+from cbam_helpers.engine.configs import BASELINE, BLOCKS_CBAM, FIRST_ON_NOISE, LAST
+from cbam_helpers.engine.data import CIFAR10
+from cbam_helpers.engine.profiles import ANNEALED, Profile
+from cbam_helpers.engine.records import load_network, read_record, record_path, run, weights_path
+from cbam_helpers.engine.weights import load_weights, save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = Profile("tiny", resolution=32, batch_size=16, lr=0.01, epochs=1, train_images=32, test_images=16)
@@ -43,7 +43,7 @@ def test_weights_round_trip_in_fp16_and_keep_integer_buffers(tmp_path):
 
 
 def test_a_run_keeps_its_weights_and_the_network_loads_by_configuration(data, tmp_path):
-    config = LAST.run(0, TINY)
+    config = LAST.at(0, TINY)
     record = run(config, data, results=tmp_path, device=torch.device("cpu"), progress=False, keep_weights=True)
     assert weights_path(config, tmp_path).exists()
     network = load_network(LAST, seed=0, profile=TINY, results=tmp_path)
@@ -58,7 +58,7 @@ def test_a_run_keeps_its_weights_and_the_network_loads_by_configuration(data, tm
 
 
 def test_keeping_weights_of_a_run_recorded_without_them_is_refused(data, tmp_path):
-    config = BASELINE.run(1, TINY)
+    config = BASELINE.at(1, TINY)
     run(config, data, results=tmp_path, device=torch.device("cpu"), progress=False)
     with pytest.raises(FileExistsError, match="scratch results folder"):
         run(config, data, results=tmp_path, device=torch.device("cpu"), progress=False, keep_weights=True)
@@ -68,7 +68,7 @@ def test_the_cli_passes_keep_weights_through(monkeypatch):
     from cbam_helpers import cli
 
     seen = {}
-    monkeypatch.setattr("cbam_helpers.experiments.reproduce", lambda *a, **k: seen.update(k) or {})
+    monkeypatch.setattr("cbam_helpers.evidence.experiments.reproduce", lambda *a, **k: seen.update(k) or {})
     cli.main(["reproduce", "--profile", "smoke", "--keep-weights", "--no-progress"])
     assert seen["keep_weights"] is True
 
@@ -81,7 +81,7 @@ NETWORKS = {"BASELINE": BASELINE, "LAST": LAST, "FIRST_ON_NOISE": FIRST_ON_NOISE
 
 def test_the_shipped_weights_are_the_four_networks_and_fit_the_budget():
     shipped = sorted(SHIPPED.glob("*.safetensors"))
-    assert [p.name for p in shipped] == sorted(f"{c.run(0, ANNEALED).run_id}.safetensors" for c in NETWORKS.values())
+    assert [p.name for p in shipped] == sorted(f"{c.at(0, ANNEALED).run_id}.safetensors" for c in NETWORKS.values())
     # the budget the book set itself, and what a PyPI-sized wheel carries without complaint
     assert sum(p.stat().st_size for p in shipped) < 26e6
 
@@ -89,11 +89,11 @@ def test_the_shipped_weights_are_the_four_networks_and_fit_the_budget():
 @pytest.mark.skipif(not DATA, reason="needs CBAM_DATA (the CIFAR-10 copy)")
 @pytest.mark.parametrize("name", NETWORKS)
 def test_each_shipped_network_reproduces_its_records_accuracy_on_its_curve_subset(name):
-    from cbam_helpers.data import load_cifar10
-    from cbam_helpers.train import evaluate, to_device
+    from cbam_helpers.engine.data import load_cifar10
+    from cbam_helpers.engine.train import evaluate, to_device
 
     configuration = NETWORKS[name]
-    record = read_record(record_path(configuration.run(0, ANNEALED), ROOT / "results"))
+    record = read_record(record_path(configuration.at(0, ANNEALED), ROOT / "results"))
     network = load_network(configuration, seed=0, profile=ANNEALED, results=ROOT / "results")
     cpu = torch.device("cpu")
     tensors = to_device(load_cifar10(), ANNEALED, cpu)  # the run's own curve subset, by the same generator

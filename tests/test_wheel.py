@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cbam_helpers.experiments import EXPERIMENTS
-from cbam_helpers.records import Record, read_record
+from cbam_helpers.evidence.experiments import EXPERIMENTS
+from cbam_helpers.engine.records import Record, read_record
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = sorted((ROOT / "results").glob("cpu/*.json"))
@@ -17,7 +17,7 @@ CHECK = """
 import json, sys
 from pathlib import Path
 import cbam_helpers
-from cbam_helpers import experiments
+from cbam_helpers.evidence import experiments
 assert Path(cbam_helpers.__file__).is_relative_to(Path(sys.argv[1])), cbam_helpers.__file__
 records = {r.run_id: r.to_json() for n in (1, 2) for r in experiments.run_experiment(n, "cpu", None)}
 print(json.dumps(records))
@@ -77,11 +77,11 @@ LOAD = """
 import sys
 from pathlib import Path
 import torch
-from cbam_helpers import configs
-from cbam_helpers.records import load_network, weights_path
+from cbam_helpers.engine import configs
+from cbam_helpers.engine.records import load_network, weights_path
 for name in sys.argv[2:]:
     configuration = getattr(configs, name)
-    path = weights_path(configuration.run(0, "annealed"))
+    path = weights_path(configuration.at(0, "annealed"))
     assert path.is_relative_to(Path(sys.argv[1])), path
     network = load_network(configuration)
     x = torch.zeros(2, configuration.inputs.channels, 64, 64)
