@@ -67,8 +67,8 @@ class MobileNet(MobileNetV2):
     def load_post_state_dict(self, state_dict):
         """Load a checkpoint of the post's model, whose gate's MLP sits at ``channel_atten.channel_attention.mlp.*``.
 
-        Here the gate's MLP is ``attention.channel_gate.mlp.*`` (the gate lives inside a :class:`CBAM`
-        module, beside an optional spatial gate); every other key is torchvision's and needs no change.
+        Here the gate's MLP is ``attention.channel_gate.mlp.*`` (the score module lives inside a
+        :class:`~cbam_helpers.nn.attention.ChannelGate`); every other key is torchvision's and needs no change.
         Build this model with the post's ``attention_loc``, ``input_channel`` and ``reduction_ratio``.
         """
         prefix = self.POST_GATE_PREFIX

@@ -2,7 +2,7 @@
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
-from cbam_helpers.synthetic.channel_tasks.spatial_tasks import LABELS, generate
+from cbam_helpers.synthetic.spatial_tasks import LABELS, generate
 
 
 def spatial_gate_diagram():
