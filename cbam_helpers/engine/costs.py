@@ -1,14 +1,13 @@
 """What a gate costs in a network: parameters, FLOPs (``torch.utils.flop_counter``) and the time of whole
 training steps, timed in interleaved rounds, so that a gate's price is read against the same network without it.
-The networks are :mod:`cbam_helpers.nn.placements`'; the step is the training loop's own."""
+The networks are :mod:`cbam_helpers.nn.placements`'."""
 import statistics
 import time
 
 import torch
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from cbam_helpers.engine.profiles import FULL
-from cbam_helpers.engine.train import grad_scaler, make_optimizer, training_step
 from cbam_helpers.nn.mobilenet import count_parameters
 
 
@@ -22,8 +21,7 @@ def flops_per_image(model, size):
 
 
 def step_seconds(models, size, batch, rounds=3, steps=2, warmup=1, seed=0, clock=time.process_time):
-    """Median seconds of one training step per model (:func:`~cbam_helpers.engine.train.training_step`, fp32, SGD
-    as the full profile sets it), the models timed in interleaved rounds on the CPU.
+    """Median seconds of one SGD training step per model, the models timed in interleaved rounds.
 
     A model with an ``input_channel`` attribute other than 3 (:class:`~cbam_helpers.MobileNet`) is fed that many
     channels. ``clock`` is the process's CPU time by default, on one thread: on a machine that runs other work it counts
@@ -42,13 +40,13 @@ def step_seconds(models, size, batch, rounds=3, steps=2, warmup=1, seed=0, clock
         if channels not in by_channels:
             extra = torch.randn(batch, channels - 3, size, size, generator=generator)
             by_channels[channels] = torch.cat((x, extra), 1)
-    trainers = {name: (model.train(), make_optimizer(model, FULL, steps_per_epoch=1)[0])
+    trainers = {name: (model.train(), torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
                 for name, model in models.items()}
-    device, scaler = torch.device("cpu"), grad_scaler(torch.device("cpu"))
 
-    def step(model, optimizer):  # the training loop's own step, in fp32
-        x = by_channels[getattr(model, "input_channel", 3)]
-        training_step(model, x, y, optimizer, scaler, device, mixed_precision=False)
+    def step(model, optimizer):
+        optimizer.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(model(by_channels[getattr(model, "input_channel", 3)]), y).backward()
+        optimizer.step()
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
