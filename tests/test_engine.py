@@ -98,6 +98,7 @@ def test_interrupted_run_resumes_to_the_same_record(data, tmp_path, monkeypatch)
 
     resumed = run_tiny(config, data, tmp_path / "cut")
     assert strip(resumed) == strip(reference)
+    assert not checkpoint_path(config, tmp_path / "cut").exists()  # gone once the record is written
 
 
 def test_non_finite_loss_names_epoch_and_batch(data, tmp_path):
@@ -468,6 +469,7 @@ def test_annealed_run_resumes_to_the_same_record(data, tmp_path, monkeypatch):
     monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
     resumed = run_tiny(config, data, tmp_path / "cut")
     assert strip(resumed) == strip(reference)
+    assert not checkpoint_path(config, tmp_path / "cut").exists()  # gone once the record is written
     assert resumed.test_accuracy == reference.test_accuracy
 
 

@@ -234,6 +234,7 @@ def run(config, data=None, *, results=None, force=False, device=None, progress=T
     if keep_weights:
         save_weights(model, results_path(results)[0] / weights_name(config), config.run_id)
     write_json(record, path)
+    checkpoint.unlink(missing_ok=True)  # the record now holds the run; the checkpoint was only for resuming
     return Record.from_json(record)
 
 
