@@ -5,6 +5,7 @@ import torch
 
 from cbam_helpers import CBAM, ChannelAttention, ChannelGate, SqueezeExcitation
 from cbam_helpers.nn.attention import GATES, ChannelScale, MaxPoolAttention, PooledResidualMLP, recorded_scores
+from cbam_helpers.nn.placements import build_gate
 
 
 def two_call_scores(gate, x):
@@ -191,8 +192,7 @@ def test_pooled_residual_mlp_adds_to_the_pooled_vector():
 def test_every_gate_keeps_the_contract(name):
     """Features in, features of the same shape and dtype out; scores only through ``channel_gate``."""
     x = torch.randn(2, 16, 4, 4)
-    has_ratio = getattr(GATES[name], "has_reduction_ratio", True)
-    gate = GATES[name](16, 4) if has_ratio else GATES[name](16)
+    gate = build_gate(name, 16, 4)
     with recorded_scores(gate) as scores:
         out = gate(x)
     assert isinstance(out, torch.Tensor) and out.shape == x.shape and out.dtype == x.dtype

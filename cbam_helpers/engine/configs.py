@@ -12,6 +12,7 @@ import torch
 from cbam_helpers.nn.attention import GATES
 from cbam_helpers.engine.batches import RGB, InputSpec
 from cbam_helpers.nn.mobilenet import ATTENTION_LOCATIONS, MobileNet
+from cbam_helpers.nn.placements import has_reduction_ratio
 from cbam_helpers.engine.profiles import Profile, get_profile
 
 
@@ -33,7 +34,7 @@ class Configuration:
             raise ValueError(f"attention_loc must be one of {ATTENTION_LOCATIONS}, got {self.attention_loc!r}")
         if self.gate not in GATES:
             raise ValueError(f"gate must be one of {tuple(GATES)}, got {self.gate!r}")
-        if not getattr(GATES[self.gate], "has_reduction_ratio", True) and self.reduction_ratio != 1.0:
+        if not has_reduction_ratio(self.gate) and self.reduction_ratio != 1.0:
             raise ValueError(f"gate {self.gate!r} has no MLP, so no reduction ratio; got {self.reduction_ratio!r}")
         if self.attention_loc == "none" and (self.gate != "cbam" or self.reduction_ratio != 1.0):
             raise ValueError("attention_loc 'none' has no gate: leave gate and reduction_ratio at their defaults")

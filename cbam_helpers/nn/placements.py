@@ -22,10 +22,15 @@ from cbam_helpers.nn.attention import GATES
 from cbam_helpers.nn.mobilenet import MobileNet
 
 
+def has_reduction_ratio(name):
+    """Whether gate ``name`` has an MLP whose hidden width a reduction ratio sets (ECA has none)."""
+    return getattr(GATES[name], "has_reduction_ratio", True)
+
+
 def build_gate(name, channels, reduction_ratio=16):
     """``GATES[name]`` at ``reduction_ratio`` when it has an MLP, at its only ratio otherwise."""
     build = GATES[name]
-    return build(channels, reduction_ratio) if getattr(build, "has_reduction_ratio", True) else build(channels)
+    return build(channels, reduction_ratio) if has_reduction_ratio(name) else build(channels)
 
 
 class GatedBottleneck(Bottleneck):
@@ -74,8 +79,8 @@ def mobilenet_v2_gated(gate=None, reduction_ratio=16, num_classes=10):
     """The book's MobileNetV2 with ``gate`` in every inverted-residual block (``None``: no gate)."""
     if gate is None:
         return MobileNet(num_classes=num_classes)
-    return MobileNet("blocks", reduction_ratio=reduction_ratio if getattr(GATES[gate], "has_reduction_ratio", True)
-                     else 1.0, gate=gate, num_classes=num_classes)
+    return MobileNet("blocks", reduction_ratio=reduction_ratio if has_reduction_ratio(gate) else 1.0, gate=gate,
+                     num_classes=num_classes)
 
 
 def v2_blocks(model=None):
