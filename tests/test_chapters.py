@@ -88,3 +88,11 @@ def test_chapters_open_with_goals_and_collapse_their_machinery(path):
         assert "Take-home" in text
     parameters = [c for c in cells(path) if "parameters" in c["metadata"].get("tags", [])]
     assert all("hide-input" in c["metadata"]["tags"] for c in parameters)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_code_fits_the_page(path):
+    """The rendered page shows about 78 characters of code before it scrolls."""
+    long = [line for c in cells(path) if c["cell_type"] == "code" for line in source(c).splitlines()
+            if len(line) > 78]
+    assert not long, long
