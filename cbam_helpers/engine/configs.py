@@ -9,10 +9,9 @@ from dataclasses import dataclass
 
 import torch
 
-from cbam_helpers.nn.attention import GATES
+from cbam_helpers.nn.attention import GATES, has_reduction_ratio
 from cbam_helpers.engine.batches import RGB, InputSpec
 from cbam_helpers.nn.mobilenet import ATTENTION_LOCATIONS, MobileNet
-from cbam_helpers.nn.placements import has_reduction_ratio
 from cbam_helpers.engine.profiles import Profile, get_profile
 
 

@@ -18,13 +18,8 @@ from torchvision.models.mobilenetv2 import InvertedResidual as V2Block
 from torchvision.models.resnet import Bottleneck, ResNet
 from torchvision.ops.misc import SqueezeExcitation as TorchvisionSE
 
-from cbam_helpers.nn.attention import GATES
+from cbam_helpers.nn.attention import GATES, has_reduction_ratio
 from cbam_helpers.nn.mobilenet import MobileNet
-
-
-def has_reduction_ratio(name):
-    """Whether gate ``name`` has an MLP whose hidden width a reduction ratio sets (ECA has none)."""
-    return getattr(GATES[name], "has_reduction_ratio", True)
 
 
 def build_gate(name, channels, reduction_ratio=16):
