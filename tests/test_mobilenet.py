@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 import torchvision
@@ -144,3 +146,29 @@ def test_a_checkpoint_of_the_posts_model_loads_and_gives_its_logits(attention_lo
     x = torch.randn(2, channels, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(ours(x), post(x))
+
+def test_block_scores_read_every_block_gate_in_one_pass():
+    from cbam_helpers.nn.mobilenet import block_scores, gated_blocks
+
+    torch.manual_seed(0)
+    network = MobileNet("blocks", reduction_ratio=16).eval()
+    first = gated_blocks(network)[0].conv[-1].channel_gate.mlp[-1]
+    with torch.no_grad():  # the MLP's output is then its bias, for both descriptors: sigmoid(2 * 0.25)
+        first.weight.zero_()
+        first.bias.fill_(0.25)
+    images = torch.randn(2, 3, 32, 32)
+    scores = block_scores(network, images)
+    widths = [block.out_channels for block in gated_blocks(network)]
+    assert [tuple(s.shape) for s in scores] == [(2, w) for w in widths] and len(scores) == 17
+    assert torch.allclose(scores[0], torch.full_like(scores[0], 1 / (1 + math.exp(-0.5))))
+    assert all(((s > 0) & (s < 1)).all() for s in scores)
+    assert torch.equal(network(images), network(images))  # reading left no hook behind
+
+
+def test_block_scores_refuse_networks_without_block_gates():
+    from cbam_helpers.nn.mobilenet import block_scores
+
+    with pytest.raises(ValueError, match="attention_loc='blocks'"):
+        block_scores(MobileNet("last"), torch.randn(1, 3, 32, 32))
+    with pytest.raises(ValueError, match="scores no channels"):
+        block_scores(MobileNet("blocks", gate="residual-mlp"), torch.randn(1, 3, 32, 32))

@@ -67,3 +67,27 @@ def test_verdicts_by_seed_count_draws_a_panel_per_claim_and_a_point_per_seed_cou
     plt.close(fig)
     with pytest.raises(ValueError, match="no claim"):
         verdicts_by_seed_count(history.iloc[:0], "title")
+
+
+def test_gaps_by_epoch_draw_a_line_and_band_per_comparison_in_both_panels():
+    from cbam_helpers.display.plots import gaps_by_epoch
+
+    records = [fake_record(c, s, 80.0, curve=[70.0 + s, 75.0, 80.0 + d])
+               for s in range(3) for c, d in ((A, 0.0), (B, -1.0), (C, 0.5))]
+    fig = gaps_by_epoch(records, [("B - A", A, B), ("C - A", A, C)], "title")
+    test_panel, loss_panel = fig.axes
+    for ax in fig.axes:  # two gap lines of three epochs, a zero line, a band each
+        assert sum(len(line.get_xdata()) == 3 for line in ax.get_lines()) == 2 and len(ax.collections) == 2
+    assert list(test_panel.get_lines()[0].get_ydata()) == pytest.approx([0.0, 0.0, -1.0])
+    plt.close(fig)
+
+
+def test_the_forest_shades_the_margin_when_asked():
+    from cbam_helpers.display.plots import paired_gaps
+
+    records = runs(A, [80.0, 81.0]) + runs(B, [80.5, 81.6])
+    plain = paired_gaps(records, [("B - A", A, B)], "title")
+    shaded = paired_gaps(records, [("B - A", A, B)], "title", margin=0.6)
+    assert len(shaded.axes[0].patches) == len(plain.axes[0].patches) + 1
+    assert "±0.6 points: no gap" in [t.get_text() for t in shaded.legends[0].get_texts()]
+    plt.close("all")

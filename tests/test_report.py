@@ -240,3 +240,28 @@ def test_a_comparison_over_its_first_seeds():
     for n in (0, 4):
         with pytest.raises(ValueError, match="between 1 and the 3 seeds"):
             c.first(n)
+
+
+def test_gaps_by_epoch_by_hand():
+    from cbam_helpers.evidence.comparisons import compare_by_epoch
+
+    records = [fake_record(A, 0, 70.0, curve=[50, 60, 70]), fake_record(A, 1, 72.0, curve=[52, 62, 72]),
+               fake_record(B, 0, 71.0, curve=[48, 61, 71]), fake_record(B, 1, 73.0, curve=[51, 60, 73]),
+               fake_record(B, 2, 73.0, curve=[51, 60, 73])]  # seed 2 has no baseline: not paired
+    gaps = compare_by_epoch(records, A, B)
+    assert [g.seeds for g in gaps] == [(0, 1)] * 3
+    assert [g.differences for g in gaps] == [pytest.approx(d) for d in [(-2, -1), (1, -2), (1, 1)]]
+    assert gaps[-1].interval == pytest.approx((1.0, 1.0))  # the same gap at both seeds: no spread
+    assert [g.mean for g in compare_by_epoch(records, A, B, "train_loss")] == [0.0] * 3  # losses stay in nats
+
+
+def test_gaps_by_epoch_refuse_what_cannot_be_paired():
+    from cbam_helpers.evidence.comparisons import compare_by_epoch
+
+    records = [fake_record(A, 0, 70.0, curve=[50, 70]), fake_record(B, 0, 71.0, curve=[48, 61, 71])]
+    with pytest.raises(ValueError, match="different lengths"):
+        compare_by_epoch(records, A, B)
+    with pytest.raises(ValueError, match="accuracy or a loss"):
+        compare_by_epoch(records, A, B, "seconds")
+    with pytest.raises(ValueError, match=f"no record of '{C.label}'"):
+        compare_by_epoch(records, A, C)

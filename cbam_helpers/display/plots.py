@@ -8,7 +8,7 @@ import seaborn as sns
 
 from cbam_helpers.engine.batches import InputSpec
 from cbam_helpers.engine.records import select
-from cbam_helpers.evidence.comparisons import compare, split_gain
+from cbam_helpers.evidence.comparisons import compare, compare_by_epoch, split_gain
 from cbam_helpers.display.tables import extra_channel_scores, history_frame
 
 
@@ -63,11 +63,11 @@ def attention_over_epochs(records, title):
     return fig
 
 
-def paired_gaps(records, pairs, title):
+def paired_gaps(records, pairs, title, margin=None):
     """A forest plot: per ``(name, baseline, treatment)``, each seed's difference (points) and the mean with its
-    95% t-interval."""
+    95% t-interval; ``margin``: shade the band of gaps treated as none."""
     return forest([compare(records, baseline, treatment) for _, baseline, treatment, *_ in pairs],
-                  [pair[0] for pair in pairs], title)
+                  [pair[0] for pair in pairs], title, margin=margin)
 
 
 def gain_splits(records, controlled, title):
@@ -88,11 +88,13 @@ def gain_splits(records, controlled, title):
     return fig
 
 
-def forest(comparisons, labels, title):
+def forest(comparisons, labels, title, margin=None):
     """One row per :class:`~cbam_helpers.evidence.comparisons.PairedComparison`: each seed's difference and the mean with
-    its 95% t-interval."""
+    its 95% t-interval; ``margin`` (points): a shaded band of +-margin around zero."""
     height = 0.55 * len(comparisons) + 1.9
     fig, ax = plt.subplots(figsize=(8.5, height))
+    if margin is not None:
+        ax.axvspan(-margin, margin, color="#d6eaf8", zorder=0, label=f"±{margin} points: no gap")
     for row, c in enumerate(comparisons):
         ax.scatter(c.differences, [row] * c.n, color="#777", zorder=3, label="one seed" if row == 0 else None)
         low, high = c.interval
@@ -102,8 +104,30 @@ def forest(comparisons, labels, title):
     ax.axvline(0, color="black", lw=0.8)
     ax.set(yticks=range(len(comparisons)), yticklabels=labels, ylim=(len(comparisons) - 0.5, -0.5),
            xlabel="difference in test accuracy (points), paired by seed", title=title)
-    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.35 / height, 1, 1))  # room for the legend under the axis
+    return fig
+
+
+def gaps_by_epoch(records, pairs, title):
+    """How each ``(name, baseline, treatment)`` gap built up: the paired gap after every epoch in test accuracy
+    (points, the curve's subset) and in training loss (nats), the mean over seeds with its 95% t-interval."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    fields = (("test_accuracy", "test accuracy gap (points)"), ("train_loss", "training-loss gap (nats)"))
+    for ax, (field, ylabel) in zip(axes, fields):
+        for name, baseline, treatment, *_ in pairs:
+            gaps = compare_by_epoch(records, baseline, treatment, field)
+            epochs = np.arange(1, len(gaps) + 1)
+            line, = ax.plot(epochs, [g.mean for g in gaps], marker="o", label=name)
+            if all(g.n >= 2 for g in gaps):
+                ax.fill_between(epochs, *zip(*(g.interval for g in gaps)), color=line.get_color(), alpha=0.12)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set(xlabel="epoch", ylabel=ylabel, xticks=epochs)
+    axes[0].set_title("Test accuracy (curve subset): below zero, the gate trails", fontsize=10)
+    axes[1].set_title("Training loss: above zero, the gate fits the training set less", fontsize=10)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title + "\n(line: mean paired gap over seeds; band: its 95% t-interval)")
+    fig.tight_layout()
     return fig
 
 

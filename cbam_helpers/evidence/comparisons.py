@@ -161,6 +161,27 @@ def compare(records, baseline, treatment):
                             tuple(b[s] - a[s] for s in seeds))
 
 
+def compare_by_epoch(records, baseline, treatment, field="test_accuracy"):
+    """One :class:`PairedComparison` per epoch of an :class:`~cbam_helpers.engine.records.Epoch` ``field``, over
+    the seeds both configurations have: accuracies in points (the curve's subset where the profile has one),
+    losses in nats. How a final gap built up during training."""
+    if field not in ("test_accuracy", "train_accuracy", "test_loss", "train_loss"):
+        raise ValueError(f"field must be an accuracy or a loss of an epoch, got {field!r}")
+    a, b = ({r.seed: r.history for r in records if r.configuration == c} for c in (baseline, treatment))
+    if not a or not b:
+        missing = baseline if not a else treatment
+        raise ValueError(f"no record of {missing.label!r}; present: {sorted({r.label for r in records})}")
+    seeds = tuple(sorted(a.keys() & b.keys()))
+    epochs = min(len(a[s]) for s in seeds) if seeds else 0
+    if any(len(a[s]) != len(b[s]) for s in seeds):
+        raise ValueError("paired runs have histories of different lengths; compare runs of one profile")
+    unit = 100 if field.endswith("accuracy") else 1
+    profiles = ", ".join(sorted({r.profile.name for r in records if r.configuration in (baseline, treatment)}))
+    return tuple(PairedComparison(baseline.label, treatment.label, profiles, seeds,
+                                  tuple(unit * (getattr(b[s][e], field) - getattr(a[s][e], field)) for s in seeds))
+                 for e in range(epochs))
+
+
 def split_gain(records, controlled):
     """A claimed gain and its two parts (a :class:`~cbam_helpers.evidence.experiments.Controlled`): the three
     :class:`~cbam_helpers.evidence.comparisons.PairedComparison` s *whole* (gate - baseline), *share* (control - baseline) and

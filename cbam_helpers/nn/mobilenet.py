@@ -1,4 +1,6 @@
 """torchvision's MobileNetV2 with CBAM channel attention at the input, the last feature map or in every block."""
+import contextlib
+
 import torch
 from torch import nn
 from torchvision.models import MobileNetV2
@@ -105,6 +107,21 @@ class MobileNet(MobileNetV2):
 def gated_blocks(network):
     """The inverted-residual blocks of ``network``: where the ``blocks`` placement appends a gate to each ``conv``."""
     return [block for block in network.features if isinstance(block, InvertedResidual)]
+
+
+def block_scores(network, images):
+    """The channel scores of every block's gate for ``images``, one (B, C) tensor per block, from one forward pass
+    (no gradients; the network's mode, train or eval, is left as it is)."""
+    if getattr(network, "attention_loc", None) != "blocks":
+        raise ValueError("block_scores reads a network with a gate in every block (attention_loc='blocks'), "
+                         f"got attention_loc={getattr(network, 'attention_loc', None)!r}")
+    gates = [block.conv[-1] for block in gated_blocks(network)]
+    if any(getattr(gate, "channel_gate", None) is None for gate in gates):
+        raise ValueError(f"the blocks' gate, {network.gate_name!r}, scores no channels (its channel_gate is None)")
+    with contextlib.ExitStack() as stack, torch.no_grad():
+        per_block = [stack.enter_context(recorded_scores(gate)) for gate in gates]
+        network(images)
+    return [scores[-1].flatten(1) for scores in per_block]
 
 
 def count_parameters(model):
