@@ -69,16 +69,17 @@ def test_verdicts_by_seed_count_draws_a_panel_per_claim_and_a_point_per_seed_cou
         verdicts_by_seed_count(history.iloc[:0], "title")
 
 
-def test_gaps_by_epoch_draw_a_line_and_band_per_comparison_in_both_panels():
+def test_gaps_by_epoch_draw_a_column_per_comparison_and_a_line_per_seed():
     from cbam_helpers.display.plots import gaps_by_epoch
 
     records = [fake_record(c, s, 80.0, curve=[70.0 + s, 75.0, 80.0 + d])
                for s in range(3) for c, d in ((A, 0.0), (B, -1.0), (C, 0.5))]
     fig = gaps_by_epoch(records, [("B - A", A, B), ("C - A", A, C)], "title")
-    test_panel, loss_panel = fig.axes
-    for ax in fig.axes:  # two gap lines of three epochs, a zero line, a band each
-        assert sum(len(line.get_xdata()) == 3 for line in ax.get_lines()) == 2 and len(ax.collections) == 2
-    assert list(test_panel.get_lines()[0].get_ydata()) == pytest.approx([0.0, 0.0, -1.0])
+    assert len(fig.axes) == 4 and fig.axes[0].get_title() == "B - A\n(3 seeds)"
+    for ax in fig.axes:  # three seeds and their mean over three epochs, a zero line, the interval's band
+        assert sum(len(line.get_xdata()) == 3 for line in ax.get_lines()) == 4 and len(ax.collections) == 1
+    accuracy_of_b = fig.axes[0].get_lines()[3]
+    assert list(accuracy_of_b.get_ydata()) == pytest.approx([0.0, 0.0, -1.0])
     plt.close(fig)
 
 

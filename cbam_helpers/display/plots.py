@@ -110,24 +110,30 @@ def forest(comparisons, labels, title, margin=None):
 
 
 def gaps_by_epoch(records, pairs, title):
-    """How each ``(name, baseline, treatment)`` gap built up: the paired gap after every epoch in test accuracy
-    (points, the curve's subset) and in training loss (nats), the mean over seeds with its 95% t-interval."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
-    fields = (("test_accuracy", "test accuracy gap (points)"), ("train_loss", "training-loss gap (nats)"))
-    for ax, (field, ylabel) in zip(axes, fields):
-        for name, baseline, treatment, *_ in pairs:
-            gaps = compare_by_epoch(records, baseline, treatment, field)
+    """How each ``(name, baseline, treatment)`` gap built up, one column per comparison: the paired gap after every
+    epoch in test accuracy (points, the curve's subset; top) and in training loss (nats; bottom), each seed's
+    gap thin and the mean over seeds with its 95% t-interval."""
+    fields = (("test_accuracy", "test-accuracy gap\n(points, curve subset)"),
+              ("train_loss", "training-loss gap\n(nats)"))
+    fig, axes = plt.subplots(2, len(pairs), figsize=(2.9 * len(pairs) + 1, 5.6), sharex=True, sharey="row",
+                             squeeze=False)
+    for column, (name, baseline, treatment, *_) in enumerate(pairs):
+        for row, (field, ylabel) in enumerate(fields):
+            ax, gaps = axes[row, column], compare_by_epoch(records, baseline, treatment, field)
             epochs = np.arange(1, len(gaps) + 1)
-            line, = ax.plot(epochs, [g.mean for g in gaps], marker="o", label=name)
+            for seed in range(gaps[0].n):
+                ax.plot(epochs, [g.differences[seed] for g in gaps], color="#999", lw=0.7, alpha=0.6,
+                        label="one seed" if seed == 0 else None)
+            ax.plot(epochs, [g.mean for g in gaps], color="#b03a2e", marker="o", ms=4, label="mean")
             if all(g.n >= 2 for g in gaps):
-                ax.fill_between(epochs, *zip(*(g.interval for g in gaps)), color=line.get_color(), alpha=0.12)
-        ax.axhline(0, color="black", lw=0.8)
-        ax.set(xlabel="epoch", ylabel=ylabel, xticks=epochs)
-    axes[0].set_title("Test accuracy (curve subset): below zero, the gate trails", fontsize=10)
-    axes[1].set_title("Training loss: above zero, the gate fits the training set less", fontsize=10)
-    axes[0].legend(fontsize=8)
-    fig.suptitle(title + "\n(line: mean paired gap over seeds; band: its 95% t-interval)")
-    fig.tight_layout()
+                ax.fill_between(epochs, *zip(*(g.interval for g in gaps)), color="#b03a2e", alpha=0.15,
+                                label="95% t-interval")
+            ax.axhline(0, color="black", lw=0.8)
+            ax.set(xticks=epochs, xlabel="epoch" if row else None, ylabel=None if column else ylabel)
+        axes[0, column].set_title(f"{name}\n({gaps[0].n} seeds)", fontsize=10)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 
