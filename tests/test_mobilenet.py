@@ -147,6 +147,7 @@ def test_a_checkpoint_of_the_posts_model_loads_and_gives_its_logits(attention_lo
     with torch.no_grad():
         torch.testing.assert_close(ours(x), post(x))
 
+
 def test_block_scores_read_every_block_gate_in_one_pass():
     from cbam_helpers.nn.mobilenet import block_scores, gated_blocks
 

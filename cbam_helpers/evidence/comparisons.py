@@ -149,16 +149,21 @@ def accuracies_by_seed(records, configuration):
     return {r.seed: r.accuracy for r in records if r.configuration == configuration}
 
 
-def compare(records, baseline, treatment):
-    """The :class:`PairedComparison` of two configurations over the seeds both have."""
-    a, b = accuracies_by_seed(records, baseline), accuracies_by_seed(records, treatment)
+def paired_by_seed(records, baseline, treatment, value):
+    """``(seeds, a, b, profiles)``: ``value(record)`` of each configuration by seed, the seeds both have, and the
+    profiles their records come from; a configuration with no record is named, with those present."""
+    a, b = ({r.seed: value(r) for r in records if r.configuration == c} for c in (baseline, treatment))
     if not a or not b:
         missing = baseline if not a else treatment
         raise ValueError(f"no record of {missing.label!r}; present: {sorted({r.label for r in records})}")
-    seeds = tuple(sorted(a.keys() & b.keys()))
     profiles = {r.profile.name for r in records if r.configuration in (baseline, treatment)}
-    return PairedComparison(baseline.label, treatment.label, ", ".join(sorted(profiles)), seeds,
-                            tuple(b[s] - a[s] for s in seeds))
+    return tuple(sorted(a.keys() & b.keys())), a, b, ", ".join(sorted(profiles))
+
+
+def compare(records, baseline, treatment):
+    """The :class:`PairedComparison` of two configurations over the seeds both have."""
+    seeds, a, b, profiles = paired_by_seed(records, baseline, treatment, lambda r: r.accuracy)
+    return PairedComparison(baseline.label, treatment.label, profiles, seeds, tuple(b[s] - a[s] for s in seeds))
 
 
 def compare_by_epoch(records, baseline, treatment, field="test_accuracy"):
@@ -167,16 +172,11 @@ def compare_by_epoch(records, baseline, treatment, field="test_accuracy"):
     losses in nats. How a final gap built up during training."""
     if field not in ("test_accuracy", "train_accuracy", "test_loss", "train_loss"):
         raise ValueError(f"field must be an accuracy or a loss of an epoch, got {field!r}")
-    a, b = ({r.seed: r.history for r in records if r.configuration == c} for c in (baseline, treatment))
-    if not a or not b:
-        missing = baseline if not a else treatment
-        raise ValueError(f"no record of {missing.label!r}; present: {sorted({r.label for r in records})}")
-    seeds = tuple(sorted(a.keys() & b.keys()))
-    epochs = min(len(a[s]) for s in seeds) if seeds else 0
+    seeds, a, b, profiles = paired_by_seed(records, baseline, treatment, lambda r: r.history)
     if any(len(a[s]) != len(b[s]) for s in seeds):
         raise ValueError("paired runs have histories of different lengths; compare runs of one profile")
+    epochs = min(len(a[s]) for s in seeds) if seeds else 0
     unit = 100 if field.endswith("accuracy") else 1
-    profiles = ", ".join(sorted({r.profile.name for r in records if r.configuration in (baseline, treatment)}))
     return tuple(PairedComparison(baseline.label, treatment.label, profiles, seeds,
                                   tuple(unit * (getattr(b[s][e], field) - getattr(a[s][e], field)) for s in seeds))
                  for e in range(epochs))
