@@ -13,7 +13,7 @@ def baseline_parameters():
 
 
 @pytest.mark.parametrize(
-    "loc, channels", [("none", 3), ("first", 3), ("last", 3), ("blocks", 3), ("none", 6), ("first", 6)]
+    "loc, channels", [("none", 3), ("first", 3), ("last", 3), ("blocks", 3), ("expansion", 3), ("none", 6), ("first", 6)]
 )
 def test_forward_shape(loc, channels):
     torch.manual_seed(0)
@@ -98,7 +98,7 @@ def test_wrong_input_channels_is_readable():
 @pytest.mark.parametrize("gate", ["cbam-avg", "cbam-max", "cbam-spatial", "scale", "residual-mlp"])
 def test_every_gate_builds_at_every_place(gate):
     torch.manual_seed(0)
-    for loc in ("first", "last", "blocks"):
+    for loc in ("first", "last", "blocks", "expansion"):
         ratio = 1.0 if gate == "scale" else 2  # a gate with no MLP refuses a reduction ratio
         assert MobileNet(loc, input_channel=6, reduction_ratio=ratio, gate=gate).eval()(torch.randn(1, 6, 64, 64)).shape == (1, 10)
 
@@ -169,7 +169,53 @@ def test_block_scores_read_every_block_gate_in_one_pass():
 def test_block_scores_refuse_networks_without_block_gates():
     from cbam_helpers.nn.mobilenet import block_scores
 
-    with pytest.raises(ValueError, match="attention_loc='blocks'"):
+    with pytest.raises(ValueError, match="attention_loc in \\('blocks', 'expansion'\\)"):
         block_scores(MobileNet("last"), torch.randn(1, 3, 32, 32))
     with pytest.raises(ValueError, match="scores no channels"):
         block_scores(MobileNet("blocks", gate="residual-mlp"), torch.randn(1, 3, 32, 32))
+
+
+# MobileNetV2's inverted-residual blocks: input channels and expansion factor t (torchvision's table)
+V2_INPUTS = [32, 16, 24, 24, 32, 32, 32, 64, 64, 64, 64, 96, 96, 96, 160, 160, 160]
+V2_EXPANDED = [c * (1 if i == 0 else 6) for i, c in enumerate(V2_INPUTS)]
+
+
+def test_expansion_gates_the_expanded_channels_between_depthwise_and_projection():
+    from cbam_helpers.nn.mobilenet import block_gates, gated_blocks
+
+    model = MobileNet("expansion", reduction_ratio=16)
+    gates = block_gates(model)
+    assert [g.channel_gate.mlp[0].in_features for g in gates] == V2_EXPANDED
+    for block, gate in zip(gated_blocks(model), gates):
+        depthwise, projection = block.conv[-4], block.conv[-2]
+        assert depthwise[0].groups == depthwise[0].out_channels  # the depthwise conv comes just before
+        assert projection.kernel_size == (1, 1) and projection.in_channels == gate.channel_gate.mlp[0].in_features
+
+
+def test_expansion_adds_the_mlp_parameters_of_the_expanded_widths(baseline_parameters):
+    # per block: Linear(C, C // 16) and Linear(C // 16, C), with biases
+    expected = sum(c * (c // 16) + c // 16 + (c // 16) * c + c for c in V2_EXPANDED)
+    assert count_parameters(MobileNet("expansion", reduction_ratio=16)) - baseline_parameters == expected
+
+
+def test_a_shut_expansion_gate_leaves_only_the_projections_batch_norm():
+    """Scores of 0 zero the projection's input: a block's branch is then its BN's shift alone,
+    added to the identity where the block has one."""
+    from cbam_helpers.nn.mobilenet import block_gates, gated_blocks
+
+    torch.manual_seed(0)
+    model = MobileNet("expansion", reduction_ratio=16).eval()
+    for gate in block_gates(model):
+        with torch.no_grad():
+            gate.channel_gate.mlp[-1].weight.zero_()
+            gate.channel_gate.mlp[-1].bias.fill_(-60.0)  # sigmoid(-120) == 0 in fp32
+    block = gated_blocks(model)[2]  # stride 1, 24 -> 24: has an identity path
+    assert block.use_res_connect
+    bn = block.conv[-1]
+    with torch.no_grad():  # a BN whose shift is not zero, as after training
+        bn.running_mean.uniform_(-1, 1)
+        bn.bias.uniform_(-1, 1)
+    x = torch.randn(2, 24, 8, 8)
+    shift = bn.bias - bn.running_mean * bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), x + shift.view(1, -1, 1, 1).expand_as(x))

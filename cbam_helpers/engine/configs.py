@@ -133,6 +133,9 @@ BLOCKS_AVG = Configuration("blocks", gate="cbam-avg", reduction_ratio=16)
 BLOCKS_MAX = Configuration("blocks", gate="cbam-max", reduction_ratio=16)
 BLOCKS_SPATIAL = Configuration("blocks", gate="cbam-spatial", reduction_ratio=16)
 """Gates in every block, all at the CBAM paper's r = 16: both descriptors, average, max, channel + spatial."""
+EXPANSION_CBAM = Configuration("expansion", reduction_ratio=16)
+"""CBAM's channel gate in every block on the expanded channels, after the depthwise convolution (MobileNetV3's
+place for SE), at r = 16."""
 BLOCKS_ECA = Configuration("blocks", gate="eca")
 """ECA-Net's gate in every block: the average descriptor, a 1-D convolution across channels, no reduction."""
 FIRST_ON_GRAY = {rho: Configuration("first", inputs=InputSpec(3, signal=rho)) for rho in (0.2, 0.5, 1.0)}

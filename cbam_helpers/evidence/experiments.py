@@ -4,6 +4,7 @@ import os
 from typing import NamedTuple
 
 from cbam_helpers.engine.configs import (BASELINE, BLOCKS_AVG, BLOCKS_CBAM, BLOCKS_ECA, BLOCKS_MAX, BLOCKS_SPATIAL,
+                      EXPANSION_CBAM,
                       FIRST_CONSTANT_ON_NOISE, FIRST_ON_GRAY, FIRST_ON_NOISE, FIRST_SCALE_ON_NOISE, LAST, LAST_R16,
                       LAST_RESIDUAL_MLP, NOISY_BASELINE)
 from cbam_helpers.engine.data import load_cifar10
@@ -21,6 +22,8 @@ EXPERIMENTS = {
     "signal": (NOISY_BASELINE, FIRST_ON_NOISE, FIRST_SCALE_ON_NOISE, *FIRST_ON_GRAY.values()),
     "controls": (BASELINE, LAST, LAST_RESIDUAL_MLP, NOISY_BASELINE, FIRST_ON_NOISE, FIRST_CONSTANT_ON_NOISE),
     "gates": (BASELINE, BLOCKS_AVG, BLOCKS_CBAM, BLOCKS_ECA, BLOCKS_SPATIAL),
+    "schedule": (BASELINE, BLOCKS_CBAM),
+    "placement": (BASELINE, BLOCKS_CBAM, EXPANSION_CBAM),
 }
 """Each experiment's configurations (:mod:`.configs`).
 
@@ -31,7 +34,9 @@ some of the image (``signal``) with a constant-scale control. ``controls`` is th
 post's four configurations and two matched controls, the same parameters as ``last`` with no gate
 (``residual-mlp``) and CBAM's input gate fed learned descriptors instead of the image's (``cbam-constant``).
 ``gates`` is the annealed profile's question of which gate to put in every block: SE's average, CBAM's average and
-max, ECA-Net's convolution, and CBAM with its spatial gate.
+max, ECA-Net's convolution, and CBAM with its spatial gate. ``schedule`` is run on ``annealed16`` (twice the
+epochs) to ask whether the gated network was under-trained; ``placement`` adds CBAM's channel gate on the expanded
+channels inside each block (``expansion``) to the annealed runs.
 """
 
 class Claim(NamedTuple):

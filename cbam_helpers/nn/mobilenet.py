@@ -1,4 +1,5 @@
-"""torchvision's MobileNetV2 with CBAM channel attention at the input, the last feature map or in every block."""
+"""torchvision's MobileNetV2 with CBAM channel attention at the input, the last feature map or in every block
+(on the block's output, or inside its expansion as MobileNetV3 places SE)."""
 import contextlib
 
 import torch
@@ -8,7 +9,9 @@ from torchvision.models.mobilenetv2 import InvertedResidual
 
 from cbam_helpers.nn.attention import GATES, recorded_scores
 
-ATTENTION_LOCATIONS = ("none", "first", "last", "blocks")
+ATTENTION_LOCATIONS = ("none", "first", "last", "blocks", "expansion")
+IN_BLOCKS = ("blocks", "expansion")
+"""The placements with a gate in every inverted-residual block."""
 
 
 class MobileNet(MobileNetV2):
@@ -20,6 +23,8 @@ class MobileNet(MobileNetV2):
         ``'last'``: a gate on the final 1280-channel feature map, before global pooling.
         ``'blocks'``: a gate in every inverted-residual block, after the projection conv and its
         batch norm and before the residual add.
+        ``'expansion'``: a gate in every inverted-residual block on the expanded channels, after the
+        depthwise convolution and its activation and before the projection, where MobileNetV3 puts SE.
     input_channel:
         channels of the input image; anything but 3 replaces the stem convolution
         (kaiming normal, fan_out, as torchvision initialises its own convolutions).
@@ -62,6 +67,10 @@ class MobileNet(MobileNetV2):
         elif attention_loc == "blocks":
             for block in gated_blocks(self):
                 block.conv.append(GATES[gate](block.out_channels, reduction_ratio))
+        elif attention_loc == "expansion":
+            for block in gated_blocks(self):
+                depthwise = block.conv[-3]  # then the projection conv and its BN
+                block.conv.insert(len(block.conv) - 2, GATES[gate](depthwise.out_channels, reduction_ratio))
 
     POST_GATE_PREFIX = "channel_atten.channel_attention."
     """Where the post's model keeps its gate's score module: ``channel_atten.channel_attention.mlp.*``."""
@@ -109,13 +118,19 @@ def gated_blocks(network):
     return [block for block in network.features if isinstance(block, InvertedResidual)]
 
 
+def block_gates(network):
+    """The gate of every inverted-residual block of a ``blocks`` or ``expansion`` network, in order."""
+    where = getattr(network, "attention_loc", None)
+    if where not in IN_BLOCKS:
+        raise ValueError(f"a network with a gate in every block has attention_loc in {IN_BLOCKS}, got {where!r}")
+    position = -1 if where == "blocks" else -3
+    return [block.conv[position] for block in gated_blocks(network)]
+
+
 def block_scores(network, images):
     """The channel scores of every block's gate for ``images``, one (B, C) tensor per block, from one forward pass
     (no gradients; the network's mode, train or eval, is left as it is)."""
-    if getattr(network, "attention_loc", None) != "blocks":
-        raise ValueError("block_scores reads a network with a gate in every block (attention_loc='blocks'), "
-                         f"got attention_loc={getattr(network, 'attention_loc', None)!r}")
-    gates = [block.conv[-1] for block in gated_blocks(network)]
+    gates = block_gates(network)
     if any(getattr(gate, "channel_gate", None) is None for gate in gates):
         raise ValueError(f"the blocks' gate, {network.gate_name!r}, scores no channels (its channel_gate is None)")
     with contextlib.ExitStack() as stack, torch.no_grad():
