@@ -122,7 +122,7 @@ def test_each_mistake_is_named(mistake, breaks, words, seed, channels, ratio):
     assert words in message, message
 
 
-def test_zero_hidden_width_is_an_input_that_does_not_matter():
+def test_zero_hidden_width_is_named_as_such():
     """The official code's C // r: 8 // 16 = 0 hidden units leave the second layer's bias alone."""
     import warnings
 
@@ -130,9 +130,82 @@ def test_zero_hidden_width_is_an_input_that_does_not_matter():
         warnings.simplefilter("ignore")  # PyTorch warns that it initialises an empty weight
         gate = Broken("zero width", channels=8, ratio=16)
     report = check_gate(gate)
-    assert failed(report) == {"the input matters"}
-    assert "C // r" in report.failures[0].message
+    assert failed(report) == {"a hidden layer with units", "the input matters"}
+    message = next(c.message for c in report.failures if c.name == "a hidden layer with units")
+    assert "0 units" in message and "8 // r = 0" in message
     assert next(c for c in report.checks if c.name.startswith("avg and max")).passed is None
+
+
+class Narrow(nn.Module):
+    """A gate at a small width written as a reader might: ``C // r`` hidden units (0 below C = r) or at least one,
+    combining the descriptors ``correct``ly, as ``avg + avg`` or as an MLP of their sum."""
+
+    def __init__(self, combination, channels, ratio=16, at_least_one=True, activation=nn.ReLU):
+        super().__init__()
+        hidden = max(1, channels // ratio) if at_least_one else channels // ratio
+        self.combination = combination
+        self.mlp = nn.Sequential(nn.Linear(channels, hidden), activation(), nn.Linear(hidden, channels))
+
+    def forward(self, x):
+        avg, mx = x.mean((2, 3)), x.amax((2, 3))
+        logits = {"correct": lambda: self.mlp(avg) + self.mlp(mx), "avg + avg": lambda: self.mlp(avg) * 2,
+                  "MLP of the sum": lambda: self.mlp(avg + mx)}[self.combination]()
+        return torch.sigmoid(logits)
+
+
+SMALL = [8, 12, 16]
+NAMED = {"avg + avg": "avg + avg", "MLP of the sum": "MLP(avg + max)"}
+
+
+@pytest.mark.parametrize("channels", SMALL)
+@pytest.mark.parametrize("combination", NAMED)
+@pytest.mark.parametrize("seed", range(6))
+def test_small_width_mistakes_are_named_at_one_hidden_unit(channels, combination, seed):
+    """At r = 16 and C = 8, 12, 16 a max(1, C // r) gate has one hidden unit, which may be on (or off) over a
+    whole probe; the checker keeps probing until it can tell, so it never passes the mistake."""
+    torch.manual_seed(seed)
+    report = check_gate(Narrow(combination, channels), seed=seed)
+    assert not report.ok
+    message = next(c.message for c in report.failures if c.name == "avg and max, one MLP, summed")
+    assert NAMED[combination] in message, str(report)
+
+
+@pytest.mark.parametrize("channels", SMALL)
+@pytest.mark.parametrize("seed", range(6))
+def test_a_correct_gate_with_one_hidden_unit_passes(channels, seed):
+    torch.manual_seed(seed)
+    report = check_gate(Narrow("correct", channels), seed=seed)
+    assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("channels", SMALL)
+@pytest.mark.parametrize("combination", ["correct", *NAMED])
+def test_small_width_gates_with_c_over_r_hidden_units(channels, combination):
+    """C // 16 is 0 at C = 8 and 12 (named as a hidden layer of 0 units) and 1 at 16 (probed as above)."""
+    import warnings
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = check_gate(Narrow(combination, channels, at_least_one=False))
+    if channels // 16 == 0:
+        assert {"a hidden layer with units", "the input matters"} <= failed(report)
+    elif combination == "correct":
+        assert report.ok, str(report)
+    else:
+        assert NAMED[combination] in next(c.message for c in report.failures
+                                          if c.name == "avg and max, one MLP, summed")
+
+
+@pytest.mark.parametrize("combination", ["correct", "MLP of the sum"])
+def test_a_probe_that_cannot_tell_refuses_instead_of_passing(combination):
+    """With no ReLU the MLP is linear, and on a linear MLP MLP(avg + max) equals a correct gate with other biases:
+    no probe can tell them apart, so the check is refused, with the reason, for both."""
+    torch.manual_seed(0)
+    report = check_gate(Narrow(combination, 16, activation=nn.Identity))
+    check = next(c for c in report.checks if c.name == "avg and max, one MLP, summed")
+    assert check.passed is None and not report.ok
+    assert "cannot tell at C=16" in check.message and "linear" in check.message
 
 
 def test_se_checked_as_cbam_and_cbam_as_se():

@@ -11,10 +11,16 @@ average ``A`` and maximum ``M``; a constant map at ``A`` has both descriptors eq
 ``max + max`` that of the map at ``M``, an MLP of the summed descriptors depends on ``A + M`` alone, and two
 unshared MLPs stay a sum of a function of ``A`` and one of ``M`` that the mean does not reproduce.
 
+A narrow MLP (one hidden unit at ``C = 16, r = 16``) can hide a mistake: when its units are all on, or all off,
+over a probe, ``avg + avg`` and ``MLP(avg + max)`` give the same answer there as the correct gate. The checker
+then tries more probes, farther out, until one can tell; if none can, it refuses the check (``not tested``) and
+says why rather than pass it. A hidden layer of zero units (``C // r`` for ``C < r``) is named as such.
+
 :func:`check_gate` runs every probe on a copy of the module, in float64 where the module allows it, and returns
 a :class:`GateReport`.
 """
 import copy
+import functools
 import textwrap
 from dataclasses import dataclass
 
@@ -174,6 +180,11 @@ def check_gate(module, kind="scores", descriptor="both", channels=None, size=(7,
     except ProbeError as error:
         return GateReport((Check("runs on (B, C, H, W)", False, f"the module {error}"),), kind, descriptor, channels)
     checks.append(Check("runs on (B, C, H, W)", True))
+    hidden = hidden_width(module, channels)
+    checks.append(Check("a hidden layer with units", hidden != 0, "" if hidden != 0 else
+                        f"the MLP's hidden layer has 0 units (C // r = {channels} // r = 0 for any r > {channels}): "
+                        "it passes nothing on, so the scores are the last layer's biases alone, the same for "
+                        "every input; use max(1, C // r) hidden units or a smaller r"))
 
     # per-channel offsets give the descriptors both signs, so that ReLU units dead for x come alive
     shifted = x + 3 * randn(1, channels, 1, 1)
@@ -223,7 +234,11 @@ def check_gate(module, kind="scores", descriptor="both", channels=None, size=(7,
             "in training, an image's scores depend on the rest of its batch: BatchNorm (or another batch "
             "statistic) inside the gate")
 
-    changes = not close(others, reference.repeat(2, 1))
+    # a narrow MLP's units may all be off for these inputs; an offset and its opposite, large enough to swamp
+    # the biases, turn on any unit whose weights it does not miss
+    offsets = [k * randn(1, channels, 1, 1) for k in (3, 10, 30)]
+    farther = (x + sign * offset for offset in offsets for sign in (1, -1))
+    changes = not close(others, reference.repeat(2, 1)) or any(not close(probe(z), reference) for z in farther)
     checks.append(Check("the input matters", changes, "" if changes else
                         "the scores do not change with the input: only biases reach the sigmoid (a hidden width of "
                         "zero, as C // r gives when C < r, or a detached or constant descriptor)"))
@@ -253,39 +268,111 @@ def descriptor_check_name(descriptor):
     return "avg and max, one MLP, summed" if descriptor == "both" else "the average alone"
 
 
-def descriptor_check(probe, descriptor, channels, size, randn, close):
-    """The probe of the module docstring: maps with given (A, M) against constant maps at A and at M."""
-    name = descriptor_check_name(descriptor)
+def probe_pairs(randn, channels):
+    """(A, M) pairs for the descriptor probe: first the usual one, then pairs of growing spread around random
+    centres, tried only while the earlier ones cannot tell (a narrow MLP whose units are all on or all off)."""
     low = -0.5 - 1.5 * randn(2, channels).abs()   # averages, well below ...
     high = 0.5 + 2.5 * randn(2, channels).abs()   # ... the maxima, so every (A, M) pair below is a valid map
-    average, maximum = low[:1], high[:1]
-    scores = lambda a, m: logit(probe(maps_with(a, m, size)))
-    mixed = scores(average, maximum)
-    at_average = logit(probe(constant_maps(average, size)))
-    at_maximum = logit(probe(constant_maps(maximum, size)))
-    if descriptor == "avg":
-        if close(mixed, at_average):
+    yield low[:1], high[:1], low[1:], high[1:]
+    for scale in (1.0, 2.0, 4.0, 8.0):
+        for _ in range(4):
+            centre = 0.5 * scale * randn(1, channels)
+            yield (centre - scale * randn(1, channels).abs(), centre + scale * randn(1, channels).abs(),
+                   centre - scale * randn(1, channels).abs(), centre + scale * randn(1, channels).abs())
+
+
+def hidden_width(module, channels):
+    """The narrowest layer fed the ``channels`` descriptors (a Linear or a 1x1 Conv2d), or ``None``."""
+    widths = [layer.out_features for layer in module.modules()
+              if isinstance(layer, nn.Linear) and layer.in_features == channels]
+    widths += [layer.out_channels for layer in module.modules()
+               if isinstance(layer, nn.Conv2d) and layer.kernel_size == (1, 1) and layer.in_channels == channels]
+    return min(widths) if widths else None
+
+
+def descriptor_check(probe, descriptor, channels, size, randn, close):
+    """The probe of the module docstring: maps with given (A, M) against constant maps at A and at M.
+
+    A pair can tell the combinations apart only where the constant maps' logits differ between A and M (else
+    ``avg + avg`` looks right) and, for CBAM, where they are not linear between A and M (else ``MLP(avg + max)``
+    looks right: on a linear stretch it equals a correct gate with other biases). At a hidden width of 1 or 2
+    every unit may be on, or off, over a whole pair, so more pairs are tried; when none can tell, the check
+    is not passed but refused (``passed=None``) with the reason.
+    """
+    name = descriptor_check_name(descriptor)
+    at = lambda value: logit(probe(constant_maps(value, size)))
+    differs = lambda a, b: bool(((a - b).abs() > 1e-3 * (1 + b.abs())).any())  # well beyond the tolerance
+    pairs = [Pair(probe, at, size, *values) for values in probe_pairs(randn, channels)]
+    distinct = nonlinear = False
+    for index, pair in enumerate(pairs):
+        expected = pair.at_average if descriptor == "avg" else (pair.at_average + pair.at_maximum) / 2
+        if not close(pair.mixed, expected):
+            return diagnose(name, descriptor, pairs, index, close)
+        distinct = distinct or differs(pair.at_average, pair.at_maximum)
+        nonlinear = nonlinear or (descriptor == "both" and differs(pair.at_middle, expected))
+        if distinct and (descriptor == "avg" or nonlinear):
             return Check(name, True)
-        if close(mixed, at_maximum):
+    width = hidden_width(probe.module, channels)
+    units = f"a hidden layer of {width} unit{'s' if width != 1 else ''}" if width else "a narrow MLP"
+    return Check(name, None, f"the probe cannot tell at C={channels}: for every probe pair the constant maps' "
+                             "scores were " + ("the same at the average and at the maximum" if not distinct else
+                                               "linear between the average and the maximum")
+                 + f", as {units} gives when its units are all on, or all off, over the pair; check the gate at a "
+                   "larger C or a smaller r")
+
+
+class Pair:
+    """One (A, M) probe, its logits computed when first asked for: the mixed map's, and the constant maps' at A,
+    at M and at their midpoint."""
+
+    def __init__(self, probe, at, size, average, maximum, other_average, other_maximum):
+        self.probe, self.at, self.size = probe, at, size
+        self.average, self.maximum = average, maximum
+        self.other_average, self.other_maximum = other_average, other_maximum
+
+    def scores(self, average, maximum):
+        return logit(self.probe(maps_with(average, maximum, self.size)))
+
+    @functools.cached_property
+    def mixed(self):
+        return self.scores(self.average, self.maximum)
+
+    @functools.cached_property
+    def at_average(self):
+        return self.at(self.average)
+
+    @functools.cached_property
+    def at_maximum(self):
+        return self.at(self.maximum)
+
+    @functools.cached_property
+    def at_middle(self):
+        return self.at((self.average + self.maximum) / 2)
+
+
+def diagnose(name, descriptor, pairs, failing, close):
+    """Name the likeliest mistake behind a failed descriptor probe: the wrong combinations whose prediction holds
+    on every pair (a narrow MLP can make a wrong one hold on a single pair by chance). ``avg + avg`` gives the
+    mixed map the constant map's logit at A, ``max + max`` at M, and ``MLP(avg + max)`` at (A + M) / 2."""
+    holds = lambda prediction: all(close(pair.mixed, prediction(pair)) for pair in pairs)
+    if descriptor == "avg":
+        if holds(lambda pair: pair.at_maximum):
             return Check(name, False, "the scores follow each channel's maximum, not its average: max pooling "
                                       "where SE pools the average")
         return Check(name, False, "something besides the channel's average reaches the scores (the maximum "
                                   "too?); SE's gate sees the average alone")
-    if close(mixed, (at_average + at_maximum) / 2):
-        return Check(name, True)
-    if close(mixed, at_average):
+    if holds(lambda pair: pair.at_average):
         return Check(name, False, "the scores follow the average alone: avg + avg (the max descriptor never "
                                   "reaches the MLP), or SE's gate where CBAM's was meant")
-    if close(mixed, at_maximum):
+    if holds(lambda pair: pair.at_maximum):
         return Check(name, False, "the scores follow the maximum alone: max + max (the average descriptor never "
                                   "reaches the MLP)")
-    shift = 0.25 * randn(1, channels).abs()
-    if close(scores(average - shift, maximum + shift), mixed):
+    if holds(lambda pair: pair.at_middle):
         return Check(name, False, "the scores depend on avg + max alone: the MLP is applied to the summed "
                                   "descriptors, MLP(avg + max), where CBAM sums MLP(avg) + MLP(max)")
-    other_average, other_maximum = low[1:], high[1:]
-    separable = close(mixed + scores(other_average, other_maximum),
-                      scores(average, other_maximum) + scores(other_average, maximum))
+    pair = pairs[failing]
+    separable = close(pair.mixed + pair.scores(pair.other_average, pair.other_maximum),
+                      pair.scores(pair.average, pair.other_maximum) + pair.scores(pair.other_average, pair.maximum))
     if separable:
         return Check(name, False, "the scores are f(avg) + g(max) with f != g: two MLPs, one per descriptor, "
                                   "where CBAM shares one")
