@@ -20,12 +20,13 @@ says why rather than pass it. A hidden layer of zero units (``C // r`` for ``C <
 a :class:`GateReport`.
 """
 import copy
-import functools
 import textwrap
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from cbam_helpers.nn.descriptor_probe import descriptor_check, descriptor_check_name, hidden_width, maps_with
 
 KINDS = ("scores", "gated")
 DESCRIPTORS = ("both", "avg")
@@ -124,24 +125,6 @@ class Prober:
             raise ProbeError("does not multiply each channel by one number: the output is not score * input "
                              f"(largest misfit {residual.item():.2g}); a spatial gate or an added term?")
         return scores
-
-
-def maps_with(average, maximum, size):
-    """(B, C, H, W) maps whose channel c has mean ``average[:, c]`` and maximum ``maximum[:, c]`` (one peak)."""
-    height, width = size
-    n = height * width
-    rest = (n * average - maximum) / (n - 1)  # <= maximum whenever average <= maximum
-    maps = rest[..., None].repeat(1, 1, n)
-    maps[..., n // 2] = maximum  # the peak sits inside the map, away from the borders a kernel would favour
-    return maps.reshape(*average.shape, height, width)
-
-
-def constant_maps(value, size):
-    return value[..., None, None].expand(*value.shape, *size).clone()
-
-
-def logit(scores):
-    return torch.log(scores) - torch.log1p(-scores)
 
 
 def check_gate(module, kind="scores", descriptor="both", channels=None, size=(7, 7), seed=0):
@@ -247,7 +230,8 @@ def check_gate(module, kind="scores", descriptor="both", channels=None, size=(7,
                             "needs scores in (0, 1) that change with the input"))
     else:
         try:
-            checks.append(descriptor_check(probe, descriptor, channels, size, randn, close))
+            checks.append(Check(descriptor_check_name(descriptor),
+                                *descriptor_check(probe, descriptor, channels, size, randn, close)))
         except ProbeError as error:
             checks.append(Check(descriptor_check_name(descriptor), False, f"the module {error}"))
     return GateReport(tuple(checks), kind, descriptor, channels)
@@ -262,119 +246,3 @@ def prober(module, kind, channels, x):
     except Exception:  # a module that fixes its dtype inside forward: probe it as it is
         dtype = next((p.dtype for p in module.parameters()), torch.float32)
         return Prober(copy.deepcopy(module).eval(), kind, channels, dtype), dtype
-
-
-def descriptor_check_name(descriptor):
-    return "avg and max, one MLP, summed" if descriptor == "both" else "the average alone"
-
-
-def probe_pairs(randn, channels):
-    """(A, M) pairs for the descriptor probe: first the usual one, then pairs of growing spread around random
-    centres, tried only while the earlier ones cannot tell (a narrow MLP whose units are all on or all off)."""
-    low = -0.5 - 1.5 * randn(2, channels).abs()   # averages, well below ...
-    high = 0.5 + 2.5 * randn(2, channels).abs()   # ... the maxima, so every (A, M) pair below is a valid map
-    yield low[:1], high[:1], low[1:], high[1:]
-    for scale in (1.0, 2.0, 4.0, 8.0):
-        for _ in range(4):
-            centre = 0.5 * scale * randn(1, channels)
-            yield (centre - scale * randn(1, channels).abs(), centre + scale * randn(1, channels).abs(),
-                   centre - scale * randn(1, channels).abs(), centre + scale * randn(1, channels).abs())
-
-
-def hidden_width(module, channels):
-    """The narrowest layer fed the ``channels`` descriptors (a Linear or a 1x1 Conv2d), or ``None``."""
-    widths = [layer.out_features for layer in module.modules()
-              if isinstance(layer, nn.Linear) and layer.in_features == channels]
-    widths += [layer.out_channels for layer in module.modules()
-               if isinstance(layer, nn.Conv2d) and layer.kernel_size == (1, 1) and layer.in_channels == channels]
-    return min(widths) if widths else None
-
-
-def descriptor_check(probe, descriptor, channels, size, randn, close):
-    """The probe of the module docstring: maps with given (A, M) against constant maps at A and at M.
-
-    A pair can tell the combinations apart only where the constant maps' logits differ between A and M (else
-    ``avg + avg`` looks right) and, for CBAM, where they are not linear between A and M (else ``MLP(avg + max)``
-    looks right: on a linear stretch it equals a correct gate with other biases). At a hidden width of 1 or 2
-    every unit may be on, or off, over a whole pair, so more pairs are tried; when none can tell, the check
-    is not passed but refused (``passed=None``) with the reason.
-    """
-    name = descriptor_check_name(descriptor)
-    at = lambda value: logit(probe(constant_maps(value, size)))
-    differs = lambda a, b: bool(((a - b).abs() > 1e-3 * (1 + b.abs())).any())  # well beyond the tolerance
-    pairs = [Pair(probe, at, size, *values) for values in probe_pairs(randn, channels)]
-    distinct = nonlinear = False
-    for index, pair in enumerate(pairs):
-        expected = pair.at_average if descriptor == "avg" else (pair.at_average + pair.at_maximum) / 2
-        if not close(pair.mixed, expected):
-            return diagnose(name, descriptor, pairs, index, close)
-        distinct = distinct or differs(pair.at_average, pair.at_maximum)
-        nonlinear = nonlinear or (descriptor == "both" and differs(pair.at_middle, expected))
-        if distinct and (descriptor == "avg" or nonlinear):
-            return Check(name, True)
-    width = hidden_width(probe.module, channels)
-    units = f"a hidden layer of {width} unit{'s' if width != 1 else ''}" if width else "a narrow MLP"
-    return Check(name, None, f"the probe cannot tell at C={channels}: for every probe pair the constant maps' "
-                             "scores were " + ("the same at the average and at the maximum" if not distinct else
-                                               "linear between the average and the maximum")
-                 + f", as {units} gives when its units are all on, or all off, over the pair; check the gate at a "
-                   "larger C or a smaller r")
-
-
-class Pair:
-    """One (A, M) probe, its logits computed when first asked for: the mixed map's, and the constant maps' at A,
-    at M and at their midpoint."""
-
-    def __init__(self, probe, at, size, average, maximum, other_average, other_maximum):
-        self.probe, self.at, self.size = probe, at, size
-        self.average, self.maximum = average, maximum
-        self.other_average, self.other_maximum = other_average, other_maximum
-
-    def scores(self, average, maximum):
-        return logit(self.probe(maps_with(average, maximum, self.size)))
-
-    @functools.cached_property
-    def mixed(self):
-        return self.scores(self.average, self.maximum)
-
-    @functools.cached_property
-    def at_average(self):
-        return self.at(self.average)
-
-    @functools.cached_property
-    def at_maximum(self):
-        return self.at(self.maximum)
-
-    @functools.cached_property
-    def at_middle(self):
-        return self.at((self.average + self.maximum) / 2)
-
-
-def diagnose(name, descriptor, pairs, failing, close):
-    """Name the likeliest mistake behind a failed descriptor probe: the wrong combinations whose prediction holds
-    on every pair (a narrow MLP can make a wrong one hold on a single pair by chance). ``avg + avg`` gives the
-    mixed map the constant map's logit at A, ``max + max`` at M, and ``MLP(avg + max)`` at (A + M) / 2."""
-    holds = lambda prediction: all(close(pair.mixed, prediction(pair)) for pair in pairs)
-    if descriptor == "avg":
-        if holds(lambda pair: pair.at_maximum):
-            return Check(name, False, "the scores follow each channel's maximum, not its average: max pooling "
-                                      "where SE pools the average")
-        return Check(name, False, "something besides the channel's average reaches the scores (the maximum "
-                                  "too?); SE's gate sees the average alone")
-    if holds(lambda pair: pair.at_average):
-        return Check(name, False, "the scores follow the average alone: avg + avg (the max descriptor never "
-                                  "reaches the MLP), or SE's gate where CBAM's was meant")
-    if holds(lambda pair: pair.at_maximum):
-        return Check(name, False, "the scores follow the maximum alone: max + max (the average descriptor never "
-                                  "reaches the MLP)")
-    if holds(lambda pair: pair.at_middle):
-        return Check(name, False, "the scores depend on avg + max alone: the MLP is applied to the summed "
-                                  "descriptors, MLP(avg + max), where CBAM sums MLP(avg) + MLP(max)")
-    pair = pairs[failing]
-    separable = close(pair.mixed + pair.scores(pair.other_average, pair.other_maximum),
-                      pair.scores(pair.average, pair.other_maximum) + pair.scores(pair.other_average, pair.maximum))
-    if separable:
-        return Check(name, False, "the scores are f(avg) + g(max) with f != g: two MLPs, one per descriptor, "
-                                  "where CBAM shares one")
-    return Check(name, False, "the two descriptors are combined otherwise than sigmoid(MLP(avg) + MLP(max)) "
-                              "(concatenated, multiplied, or summed after the sigmoid?)")
