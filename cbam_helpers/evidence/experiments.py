@@ -96,8 +96,16 @@ QUESTIONS = {
               ("CBAM - SE: the max descriptor", BLOCKS_AVG, BLOCKS_CBAM),
               ("ECA - SE: no reduction", BLOCKS_AVG, BLOCKS_ECA),
               ("CBAM + spatial - CBAM: the spatial gate", BLOCKS_CBAM, BLOCKS_SPATIAL)),
+    "schedule": (("CBAM - none", BASELINE, BLOCKS_CBAM),),
+    "placement": (("CBAM in the expansion - none", BASELINE, EXPANSION_CBAM),
+                  ("CBAM in the expansion - on the output", BLOCKS_CBAM, EXPANSION_CBAM)),
 }
-"""Chapter 6's comparisons, per experiment; ``gates`` holds the planned comparisons of the annealed `blocks` runs."""
+"""Chapter 6's comparisons, per experiment; ``gates`` holds the planned comparisons of the annealed `blocks` runs,
+``schedule`` the one asked again at twice the epochs, ``placement`` the gate's two places in the block."""
+
+PLANNED_SEEDS = {"schedule": (0, 1, 2), "placement": (0, 1, 2)}
+"""The seeds planned for the questions of why the gates cost accuracy: three per configuration, read when all
+have landed."""
 
 
 def experiment_key(name):
