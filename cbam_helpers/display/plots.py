@@ -9,22 +9,23 @@ import seaborn as sns
 from cbam_helpers.engine.batches import InputSpec
 from cbam_helpers.engine.records import select
 from cbam_helpers.evidence.comparisons import compare, compare_by_epoch, split_gain
+from cbam_helpers.display.language import term
 from cbam_helpers.display.tables import extra_channel_scores, history_frame
 
 
 def learning_curves(records, title):
     """Test accuracy and training loss per epoch, one line per configuration (mean over seeds, band = spread)."""
     frame = history_frame(records)
-    frame["test accuracy (%)"] = 100 * frame["test_accuracy"]
+    frame[term("test accuracy (%)")] = 100 * frame["test_accuracy"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    sns.lineplot(frame, x="epoch", y="test accuracy (%)", hue="configuration", marker="o", ax=axes[0],
+    sns.lineplot(frame, x="epoch", y=term("test accuracy (%)"), hue="configuration", marker="o", ax=axes[0],
                  errorbar=("pi", 100))
     sns.lineplot(frame, x="epoch", y="train_loss", hue="configuration", marker="o", ax=axes[1],
                  errorbar=("pi", 100), legend=False)
     axes[0].set(xlabel="epoch")
-    axes[0].set_title("Test accuracy\n(line: mean over seeds; band: lowest to highest seed)", fontsize=10)
-    axes[1].set(xlabel="epoch", ylabel="cross-entropy (nats)")
-    axes[1].set_title("Training loss\n(line: mean over seeds; band: lowest to highest seed)", fontsize=10)
+    axes[0].set_title(term("Test accuracy\n(line: mean over seeds; band: lowest to highest seed)"), fontsize=10)
+    axes[1].set(xlabel="epoch", ylabel=term("cross-entropy (nats)"))
+    axes[1].set_title(term("Training loss\n(line: mean over seeds; band: lowest to highest seed)"), fontsize=10)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -34,10 +35,10 @@ def attention_bars(attention, post_attention, title):
     """Mean attention per input channel, ours beside the post's reported values (R, G, B, then 3 noise)."""
     names = list(InputSpec(len(attention) - 3).channel_names)
     frame = pd.DataFrame({"channel": names * 2, "mean attention": list(attention) + list(post_attention),
-                          "source": ["this book"] * len(names) + ["reported by the post"] * len(names)})
+                          "source": [term("this book")] * len(names) + [term("reported by the post")] * len(names)})
     fig, ax = plt.subplots(figsize=(7, 3.4))
     sns.barplot(frame, x="channel", y="mean attention", hue="source", ax=ax)
-    ax.set(ylim=(0, 1.05), ylabel="mean score over 64 test images", xlabel="input channel", title=title)
+    ax.set(ylim=(0, 1.05), ylabel=term("mean score over 64 test images"), xlabel=term("input channel"), title=title)
     fig.tight_layout()
     return fig
 
@@ -54,10 +55,11 @@ def attention_over_epochs(records, title):
         rows = [dict(epoch=e.epoch, channel=names[c], score=s) for e in record.history for c, s in enumerate(e.attention)]
         sns.lineplot(pd.DataFrame(rows), x="epoch", y="score", hue="channel", marker="o", ax=ax,
                      legend=ax is used[-1])
-        ax.set(ylim=(0, 1.05), ylabel="mean score over 64 test images", title=f"seed {record.seed}")
+        ax.set(ylim=(0, 1.05), ylabel=term("mean score over 64 test images"),
+               title=f"{term('seed')} {record.seed}")
     for ax in axes.flat[len(records):]:
         ax.set_visible(False)
-    used[-1].legend(title="input channel", ncol=2, fontsize=8)
+    used[-1].legend(title=term("input channel"), ncol=2, fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -94,16 +96,17 @@ def forest(comparisons, labels, title, margin=None):
     height = 0.55 * len(comparisons) + 1.9
     fig, ax = plt.subplots(figsize=(8.5, height))
     if margin is not None:
-        ax.axvspan(-margin, margin, color="#d6eaf8", zorder=0, label=f"±{margin} points: no gap")
+        ax.axvspan(-margin, margin, color="#d6eaf8", zorder=0,
+                   label=f"±{margin} " + term("points: no gap"))
     for row, c in enumerate(comparisons):
-        ax.scatter(c.differences, [row] * c.n, color="#777", zorder=3, label="one seed" if row == 0 else None)
+        ax.scatter(c.differences, [row] * c.n, color="#777", zorder=3, label=term("one seed") if row == 0 else None)
         low, high = c.interval
         if c.n >= 2:
             ax.errorbar(c.mean, row, xerr=[[c.mean - low], [high - c.mean]], fmt="D", color="#b03a2e",
-                        capsize=4, zorder=4, label="mean, 95% t-interval" if row == 0 else None)
+                        capsize=4, zorder=4, label=term("mean, 95% t-interval") if row == 0 else None)
     ax.axvline(0, color="black", lw=0.8)
     ax.set(yticks=range(len(comparisons)), yticklabels=labels, ylim=(len(comparisons) - 0.5, -0.5),
-           xlabel="difference in test accuracy (points), paired by seed", title=title)
+           xlabel=term("difference in test accuracy (points), paired by seed"), title=title)
     fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.35 / height, 1, 1))  # room for the legend under the axis
     return fig
@@ -113,8 +116,8 @@ def gaps_by_epoch(records, pairs, title):
     """How each ``(name, baseline, treatment)`` gap built up, one column per comparison: the paired gap after every
     epoch in test accuracy (points, the curve's subset; top) and in training loss (nats; bottom), each seed's
     gap thin and the mean over seeds with its 95% t-interval."""
-    fields = (("test_accuracy", "test-accuracy gap\n(points, curve subset)"),
-              ("train_loss", "training-loss gap\n(nats)"))
+    fields = (("test_accuracy", term("test-accuracy gap\n(points, curve subset)")),
+              ("train_loss", term("training-loss gap\n(nats)")))
     fig, axes = plt.subplots(2, len(pairs), figsize=(2.9 * len(pairs) + 1, 5.6), sharex=True, sharey="row",
                              squeeze=False)
     for column, (name, baseline, treatment, *_) in enumerate(pairs):
@@ -123,14 +126,14 @@ def gaps_by_epoch(records, pairs, title):
             epochs = np.arange(1, len(gaps) + 1)
             for seed in range(gaps[0].n):
                 ax.plot(epochs, [g.differences[seed] for g in gaps], color="#999", lw=0.7, alpha=0.6,
-                        label="one seed" if seed == 0 else None)
-            ax.plot(epochs, [g.mean for g in gaps], color="#b03a2e", marker="o", ms=4, label="mean")
+                        label=term("one seed") if seed == 0 else None)
+            ax.plot(epochs, [g.mean for g in gaps], color="#b03a2e", marker="o", ms=4, label=term("mean"))
             if all(g.n >= 2 for g in gaps):
                 ax.fill_between(epochs, *zip(*(g.interval for g in gaps)), color="#b03a2e", alpha=0.15,
-                                label="95% t-interval")
+                                label=term("95% t-interval"))
             ax.axhline(0, color="black", lw=0.8)
             ax.set(xticks=epochs, xlabel="epoch" if row else None, ylabel=None if column else ylabel)
-        axes[0, column].set_title(f"{name}\n({gaps[0].n} seeds)", fontsize=10)
+        axes[0, column].set_title(f"{name}\n({gaps[0].n} {term('seeds')})", fontsize=10)
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
@@ -149,7 +152,7 @@ def score_histograms(record, title):
         scores = np.sort(epoch.attention)
         ax.step(scores, np.arange(1, len(scores) + 1) / len(scores), where="post", color=color, lw=1.5,
                 label=f"epoch {epoch.epoch}")
-    ax.set(xlabel="channel's mean score over 64 test images", ylabel="share of channels at or below",
+    ax.set(xlabel=term("channel's mean score over 64 test images"), ylabel=term("share of channels at or below"),
            title=title, xlim=(0, 1), ylim=(0, 1))
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
@@ -158,10 +161,10 @@ def score_histograms(record, title):
 
 def placements_diagram():
     """MobileNetV2's path from image to logits, with the three places a CBAM gate can sit."""
-    stages = ["input\n(B, C_in, H, W)", "stem conv\n3x3, stride 2", "17 inverted-\nresidual blocks",
-              "1x1 conv\n1280 channels", "global\naverage pool", "classifier\n(B, 10)"]
+    stages = [term("input\n(B, C_in, H, W)"), term("stem conv\n3x3, stride 2"), term("17 inverted-\nresidual blocks"),
+              term("1x1 conv\n1280 channels"), term("global\naverage pool"), term("classifier\n(B, 10)")]
     # x position of each gate: between input and stem, over the blocks, between 1x1 conv and pooling
-    gates = {1.3: "'first'", 3.55: "'blocks'\n(inside each)", 5.8: "'last'"}
+    gates = {1.3: "'first'", 3.55: term("'blocks'\n(inside each)"), 5.8: "'last'"}
     fig, ax = plt.subplots(figsize=(11, 2.6))
     for i, text in enumerate(stages):
         ax.add_patch(plt.Rectangle((i * 1.5, 0), 1.1, 1, facecolor="#dde7f3", edgecolor="#345"))
@@ -195,12 +198,12 @@ def spatial_gate_maps(records, title):
         spread = np.mean([m.std(0) for m in maps], axis=0)
         top = axes[0, col].imshow(mean, vmin=0, vmax=1, cmap="magma")
         bottom = axes[1, col].imshow(spread, vmin=0, vmax=0.25, cmap="viridis")
-        axes[0, col].set_title(f"{size}x{size} map", fontsize=9)
-    axes[0, 0].set_ylabel("mean score")
-    axes[1, 0].set_ylabel("SD over images")
+        axes[0, col].set_title(f"{size}x{size} " + term("map"), fontsize=9)
+    axes[0, 0].set_ylabel(term("mean score"))
+    axes[1, 0].set_ylabel(term("SD over images"))
     for ax in axes.flat:
         ax.set(xticks=[], yticks=[])
-    fig.colorbar(top, ax=axes[0], shrink=0.8, label="score")
+    fig.colorbar(top, ax=axes[0], shrink=0.8, label=term("score"))
     fig.colorbar(bottom, ax=axes[1], shrink=0.8, label="SD")
     fig.suptitle(title)
     return fig
@@ -213,11 +216,11 @@ def scores_against_signal(records, baselines, title):
     """
     frame = extra_channel_scores(records).astype({"seed": str})
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for ax, column, label in ((axes[0], "score", "mean score on the 3 extra channels"),
-                              (axes[1], "accuracy", "final test accuracy (%)")):
-        sns.lineplot(frame, x="rho", y=column, errorbar=None, color="black", lw=1, ax=ax, label="mean over seeds")
+    for ax, column, label in ((axes[0], "score", term("mean score on the 3 extra channels")),
+                              (axes[1], "accuracy", term("final test accuracy (%)"))):
+        sns.lineplot(frame, x="rho", y=column, errorbar=None, color="black", lw=1, ax=ax, label=term("mean over seeds"))
         sns.scatterplot(frame, x="rho", y=column, hue="seed", s=50, ax=ax, zorder=3)
-        ax.set(xlabel="rho: correlation of each extra channel with the grayscale image", ylabel=label)
+        ax.set(xlabel=term("rho: correlation of each extra channel with the grayscale image"), ylabel=label)
     axes[0].set_ylim(0, 1.05)
     for baseline, color in zip(baselines, ("#55a868", "#c44e52")):
         accuracies = [r.accuracy for r in select(records, baseline)]
@@ -238,12 +241,12 @@ def gate_diagram():
     ax.set(xlim=(0, 11), ylim=(0.2, 3.55))
     ax.axis("off")
     boxes = {
-        "F": (0.2, 1.25, "feature map F\n(B, C, H, W)", "#d6eaf8"),
+        "F": (0.2, 1.25, term("feature map F\n(B, C, H, W)"), "#d6eaf8"),
         "avg": (2.0, 2.15, "AvgPool\n(B, C)", "#fdebd0"),
         "max": (2.0, 0.35, "MaxPool\n(B, C)", "#fdebd0"),
         "mlp_avg": (3.8, 2.15, "MLP  C -> C/r -> C\n(B, C)", "#e8daef"),
         "mlp_max": (3.8, 0.35, "MLP  C -> C/r -> C\n(B, C)", "#e8daef"),
-        "sum": (6.05, 1.25, "sum\n(B, C)", "#d5f5e3"),
+        "sum": (6.05, 1.25, term("sum\n(B, C)"), "#d5f5e3"),
         "sigmoid": (7.35, 1.25, "sigmoid\nMc: (B, C, 1, 1)", "#d5f5e3"),
         "out": (9.15, 1.25, "Mc * F\n(B, C, H, W)", "#d6eaf8"),
     }
@@ -261,8 +264,8 @@ def gate_diagram():
     left, right = centre["F"][0] + 0.75, centre["out"][0] + 0.75
     ax.plot([left, left, right], [2.1, 3.2, 3.2], color="#b03a2e", lw=1.2)
     ax.annotate("", xy=(right, 2.1), xytext=(right, 3.2), arrowprops=dict(arrowstyle="->", color="#b03a2e", lw=1.2))
-    ax.text(5.6, 3.28, "F itself, scaled channel by channel", ha="center", fontsize=8.5, color="#b03a2e")
-    ax.text(4.72, 1.62, "same weights", ha="center", fontsize=8, style="italic", color="0.3")
+    ax.text(5.6, 3.28, term("F itself, scaled channel by channel"), ha="center", fontsize=8.5, color="#b03a2e")
+    ax.text(4.72, 1.62, term("same weights"), ha="center", fontsize=8, style="italic", color="0.3")
     fig.tight_layout()
     return fig
 

@@ -1,0 +1,90 @@
+"""The book's two editions, English and Chinese (中文版), from one source of code.
+
+Every code cell is the same in both editions; what a cell says to the reader follows the edition it runs in.
+A chapter's reading is written in both languages side by side, ``reading(en=..., zh=...)``, so that a fix to
+the computation lands once and the two sentences are edited together; labels drawn by the package's own
+figures and tables are looked up in :data:`~cbam_helpers.display.terms.ZH` with :func:`term`. The Chinese
+edition's first cell after the set-up calls ``use("zh")``: it sets ``CBAM_LANG`` and gives matplotlib a
+Chinese font.
+"""
+import os
+from pathlib import Path
+
+LANGUAGES = ("en", "zh")
+CJK_FAMILY = "Noto Sans CJK SC"
+"""The Chinese font the figures draw with: shipped by the ``mplfonts`` package (PyPI), or installed system-wide
+(Debian's ``fonts-noto-cjk``)."""
+
+
+def language():
+    """``'zh'`` in the Chinese edition (``CBAM_LANG=zh``), else ``'en'``."""
+    value = os.environ.get("CBAM_LANG") or "en"
+    if value not in LANGUAGES:
+        raise ValueError(f"CBAM_LANG must be one of {LANGUAGES}, got {value!r}")
+    return value
+
+
+def text(en, zh):
+    """The string of this edition's language."""
+    return zh if language() == "zh" else en
+
+
+def reading(en, zh):
+    """A chapter's reading, in this edition's language, as Markdown for the page."""
+    from IPython.display import Markdown
+
+    return Markdown(text(en, zh))
+
+
+def term(english):
+    """A label of the package's figures and tables in this edition's language; one with no entry in
+    :data:`~cbam_helpers.display.terms.ZH` stays as it is (a configuration's label, a number)."""
+    if language() != "zh":
+        return english
+    from cbam_helpers.display.terms import ZH
+
+    return ZH.get(english, english)
+
+
+def use(lang):
+    """Make this process speak ``lang``: set ``CBAM_LANG`` and, for ``'zh'``, draw figures with a Chinese font."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"lang must be one of {LANGUAGES}, got {lang!r}")
+    os.environ["CBAM_LANG"] = lang
+    if lang == "zh":
+        use_cjk_font()
+
+
+def cjk_font_file():
+    """The file of :data:`CJK_FAMILY`: the one ``mplfonts`` ships, else the system's; ``None`` if neither."""
+    try:
+        import mplfonts
+    except ImportError:
+        pass
+    else:
+        shipped = Path(mplfonts.__file__).parent / "fonts" / "NotoSansCJKsc-Regular.otf"
+        if shipped.exists():
+            return shipped
+    from matplotlib import font_manager
+
+    for path in font_manager.findSystemFonts():
+        if Path(path).name.startswith(("NotoSansCJK-Regular", "NotoSansCJKsc-Regular")):
+            return Path(path)
+    return None
+
+
+def use_cjk_font():
+    """Register :data:`CJK_FAMILY` with matplotlib and draw with it after DejaVu Sans, whose Latin letters, digits
+    and minus sign stay; raises with the fix when no such font is installed."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    path = cjk_font_file()
+    if path is None:
+        raise RuntimeError(f"no {CJK_FAMILY} font for the figures' Chinese labels: `pip install mplfonts` "
+                           "(or, on Debian, `apt-get install fonts-noto-cjk`)")
+    font_manager.fontManager.addfont(str(path))
+    family = font_manager.FontProperties(fname=str(path)).get_name()
+    # a list of families: matplotlib falls back glyph by glyph along it
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", family]
+    return family
