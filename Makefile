@@ -12,8 +12,10 @@ ifneq ($(SHARED_DATA),)
 export CBAM_DATA ?= $(abspath ../shared/data)
 endif
 CHAPTERS := $(sort $(wildcard book/*.ipynb))
+# the Chinese edition's twins (book/zh/edition.py builds them from CHAPTERS and book/zh/translations/)
+ZH_CHAPTERS := $(sort $(wildcard book/zh/*.ipynb))
 
-.PHONY: book test unit nbval book-strict notebooks reproduce bench clean
+.PHONY: book zh-book test unit nbval book-strict notebooks zh-notebooks reproduce bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,8 +23,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+# English at the root of _build/html, the Chinese edition under _build/html/zh/
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --keep-going
+	$(MAKE) zh-book JB_FLAGS=--keep-going
+
+zh-book: $(STAMP)
+	$(VENV)/bin/jupyter-book build book/zh --path-output _build/zh $(JB_FLAGS)
+	rm -rf _build/html/zh && mkdir -p _build/html && cp -r _build/zh/_build/html _build/html/zh
 
 test: unit nbval book-strict
 	$(PY) -m pytest -q tests/test_rendered_book.py
@@ -32,14 +40,19 @@ unit: $(STAMP)
 
 nbval: $(STAMP)
 ifneq ($(CHAPTERS),)
-	CBAM_PROFILE=smoke MPLBACKEND=agg $(PY) -m pytest -q --nbval-lax -p no:cacheprovider $(CHAPTERS)
+	CBAM_PROFILE=smoke MPLBACKEND=agg $(PY) -m pytest -q --nbval-lax -p no:cacheprovider $(CHAPTERS) $(ZH_CHAPTERS)
 endif
 
 book-strict: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -n -W --keep-going
+	$(MAKE) zh-book JB_FLAGS="-n -W --keep-going"
 
 notebooks: $(STAMP)
 	for nb in $(CHAPTERS); do $(if $(PROFILE),CBAM_PROFILE=$(PROFILE)) MPLBACKEND=module://matplotlib_inline.backend_inline $(VENV)/bin/jupyter-execute --inplace --timeout=-1 $$nb || exit 1; done
+
+# the Chinese twins: rebuilt from the English chapters and the translations; executed where their code changed
+zh-notebooks: $(STAMP)
+	for nb in $$($(PY) book/zh/edition.py build | sed -n 's/^execute //p'); do MPLBACKEND=module://matplotlib_inline.backend_inline $(VENV)/bin/jupyter-execute --inplace --timeout=-1 $$nb || exit 1; done
 
 reproduce: $(STAMP)
 	$(PY) -m cbam_helpers reproduce $(if $(PROFILE),--profile $(PROFILE)) --seeds 0

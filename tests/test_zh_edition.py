@@ -1,0 +1,117 @@
+"""The Chinese edition: every twin built from its English chapter and translations, its code the English code,
+its readings, headings and figure labels Chinese, and no drift between the two."""
+import importlib.util
+import json
+import re
+import warnings
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+from cbam_helpers.display import language
+from cbam_helpers.display.terms import AVOIDED, GLOSSARY, ZH
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("edition", ROOT / "book" / "zh" / "edition.py")
+edition = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(edition)
+TWINS = edition.chapters()
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def twin(chapter):
+    return json.loads((edition.ZH / f"{chapter}.ipynb").read_text())
+
+
+def test_every_english_chapter_has_a_twin():
+    english = sorted(p.stem for p in (ROOT / "book").glob("*.ipynb"))
+    assert TWINS == english
+    assert all((edition.ZH / f"{c}.ipynb").exists() for c in TWINS)
+
+
+@pytest.mark.parametrize("chapter", TWINS)
+def test_every_english_markdown_cell_has_a_current_translation(chapter):
+    """A changed English cell has a new hash: its old translation no longer matches, and this fails."""
+    missing, stale = edition.drift(chapter)
+    assert not missing, f"English cells with no translation (changed or new): {missing}"
+    assert not stale, f"translations of English text no longer in the chapter: {stale}"
+
+
+@pytest.mark.parametrize("chapter", TWINS)
+def test_the_twin_is_built_from_the_english_code_and_the_translations(chapter):
+    stored = twin(chapter)
+    built = edition.twin(chapter, previous=stored)
+    assert [c["source"] for c in built["cells"]] == [c["source"] for c in stored["cells"]], \
+        "the twin is out of date: run `make zh-notebooks`"
+    english = edition.english(chapter)
+    assert edition.shared_code(stored) == [edition.source(c) for c in english["cells"] if c["cell_type"] == "code"]
+    tagged = [i for i, c in enumerate(stored["cells"]) if edition.LANGUAGE_TAG in c["metadata"].get("tags", [])]
+    assert tagged == [1] and 'language.use("zh")' in edition.source(stored["cells"][1])
+
+
+@pytest.mark.parametrize("chapter", TWINS)
+def test_the_twin_was_executed_and_reads_in_chinese(chapter):
+    code = [c for c in twin(chapter)["cells"] if c["cell_type"] == "code"]
+    assert all(c.get("execution_count") for c in code), "some cells of the twin were never executed"
+    outputs = [o for c in code for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    stderr = "".join("".join(o["text"]) for o in outputs if o.get("name") == "stderr")
+    assert "missing from font" not in stderr, "a figure drew a glyph its font lacks"
+    readings = ["".join(o["data"]["text/markdown"]) for o in outputs if "text/markdown" in o.get("data", {})]
+    english = [r[:80] for r in readings if not CJK.search(r)]
+    assert not english, f"readings of the twin that are not in Chinese: {english}"
+
+
+@pytest.mark.parametrize("chapter", TWINS)
+def test_every_heading_is_chinese(chapter):
+    headings = [line for c in twin(chapter)["cells"] if c["cell_type"] == "markdown"
+                for line in edition.source(c).splitlines() if line.startswith("#")]
+    assert headings and all(CJK.search(line) for line in headings), [h for h in headings if not CJK.search(h)]
+
+
+def test_the_glossary_lists_every_term_and_the_chapters_use_no_other_rendering():
+    page = (edition.ZH / "glossary.md").read_text()
+    assert all(f"| {zh} | {en} |" in page for en, zh in GLOSSARY)
+    text = "\n".join((edition.TRANSLATIONS / f"{c}.md").read_text() for c in TWINS)
+    for avoided, used in AVOIDED.items():
+        assert avoided not in text, f"{avoided!r}: the edition writes {used!r}"
+
+
+def test_the_language_switch_knows_every_twin():
+    script = (ROOT / "_static" / "language-switch.js").read_text()
+    listed = json.loads(re.search(r"const TWINS = (\[.*?\]);", script, re.S).group(1))
+    assert listed == ["intro", *[c for c in TWINS if c != "glossary"]]
+
+
+def test_text_reading_and_term_follow_the_edition(monkeypatch):
+    monkeypatch.setenv("CBAM_LANG", "en")
+    assert language.text("gate", "门") == "gate" and language.term("mean score") == "mean score"
+    monkeypatch.setenv("CBAM_LANG", "zh")
+    assert language.text("gate", "门") == "门" and language.term("mean score") == ZH["mean score"]
+    assert language.term("blocks r=16, RGB") == "blocks r=16, RGB"  # no entry: as it is
+    assert language.reading(en="a", zh="乙").data == "乙"
+    monkeypatch.setenv("CBAM_LANG", "fr")
+    with pytest.raises(ValueError, match="CBAM_LANG must be one of"):
+        language.language()
+    with pytest.raises(ValueError, match="lang must be one of"):
+        language.use("fr")
+
+
+def test_the_chinese_labels_draw_without_a_missing_glyph(monkeypatch, tmp_path):
+    """Every label the package translates, and every glossary term, drawn with the edition's font."""
+    import matplotlib.pyplot as plt
+
+    matplotlib.use("agg")
+    with matplotlib.rc_context():
+        monkeypatch.setenv("CBAM_LANG", "en")  # restored after the test, whatever use() sets
+        language.use("zh")
+        lines = [*ZH.values(), *(zh for _, zh in GLOSSARY), "−0.52 ± 0.60（百分点）"]
+        fig, ax = plt.subplots(figsize=(6, 0.25 * len(lines)))
+        for i, line in enumerate(lines):
+            ax.text(0, i, line.replace("\n", " "))
+        ax.set(ylim=(-1, len(lines)), title="通道注意力", xlabel="测试准确率（%）")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
+            fig.savefig(tmp_path / "labels.png")
+        plt.close(fig)
