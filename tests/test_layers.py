@@ -1,4 +1,4 @@
-"""The package's folders are its layers, and imports run one way: nn <- engine <- evidence <- display, with the
+"""The package's folders are its layers, and imports run one way: language <- nn <- engine <- evidence <- display, with the
 synthetic tasks beside them. A module may import its own layer and the layers below; the top-level modules
 (the public names, the command line) may import anything."""
 import ast
@@ -8,11 +8,12 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cbam_helpers"
 BELOW = {
-    "nn": set(),
-    "engine": {"nn"},
-    "evidence": {"nn", "engine"},
-    "display": {"nn", "engine", "evidence"},
-    "synthetic": {"nn", "engine", "evidence", "display"},
+    "language": set(),
+    "nn": {"language"},
+    "engine": {"language", "nn"},
+    "evidence": {"language", "nn", "engine"},
+    "display": {"language", "nn", "engine", "evidence"},
+    "synthetic": {"language", "nn", "engine", "evidence", "display"},
 }
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.parent != PACKAGE)
 

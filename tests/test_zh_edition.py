@@ -9,8 +9,8 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-from cbam_helpers.display import language
-from cbam_helpers.display.terms import AVOIDED, GLOSSARY, ZH
+from cbam_helpers import language
+from cbam_helpers.language.terms import AVOIDED, GLOSSARY, ZH
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("edition", ROOT / "book" / "zh" / "edition.py")

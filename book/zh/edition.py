@@ -30,7 +30,7 @@ try:
     import mplfonts  # noqa: F401
 except ImportError:
     %pip install --quiet mplfonts
-from cbam_helpers.display import language
+from cbam_helpers import language
 
 language.use("zh")"""
 

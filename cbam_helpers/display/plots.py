@@ -9,7 +9,7 @@ import seaborn as sns
 from cbam_helpers.engine.batches import InputSpec
 from cbam_helpers.engine.records import select
 from cbam_helpers.evidence.comparisons import compare, compare_by_epoch, split_gain
-from cbam_helpers.display.language import term
+from cbam_helpers.language import term, text
 from cbam_helpers.display.tables import extra_channel_scores, history_frame
 
 
@@ -133,7 +133,8 @@ def gaps_by_epoch(records, pairs, title):
                                 label=term("95% t-interval"))
             ax.axhline(0, color="black", lw=0.8)
             ax.set(xticks=epochs, xlabel="epoch" if row else None, ylabel=None if column else ylabel)
-        axes[0, column].set_title(f"{name}\n({gaps[0].n} {term('seeds')})", fontsize=10)
+        axes[0, column].set_title(f"{name}\n" + text(f"({gaps[0].n} seeds)", f"（{gaps[0].n} 个种子）"),
+                                  fontsize=10)
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.05, 1, 1))

@@ -14,6 +14,7 @@ from cbam_helpers.evidence.analysis import sampling_error, seeds_for
 from cbam_helpers.engine.profiles import FULL
 from cbam_helpers.engine.records import select
 from cbam_helpers.evidence.comparisons import compare, format_interval
+from cbam_helpers.language import language, term, text
 
 HEADERS = {
     "configuration": "configuration",
@@ -215,7 +216,8 @@ def show(frame, caption, drop=("ci_low", "ci_high", "per_seed", "p")):
     """
     headers = dict(HEADERS)
     if "target" in frame.columns:  # the seeds column of a comparison table is headed by the width it aims at
-        headers["seeds_needed"] = f"seeds for ±{frame['target'].iloc[0]:g}"
+        target = frame["target"].iloc[0]
+        headers["seeds_needed"] = text(f"seeds for ±{target:g}", f"±{target:g} 所需种子数")
         frame = frame.drop(columns="target")
     frame = frame.drop(columns=[c for c in drop if c in frame.columns])
     formats = {HEADERS.get(c, c): "{:.2f}" for c in PERCENT_COLUMNS if c in frame.columns and c != "per_seed"}
@@ -226,6 +228,11 @@ def show(frame, caption, drop=("ci_low", "ci_high", "per_seed", "p")):
     frame = frame.rename(columns=headers)
     formats = {k: v for k, v in formats.items() if k in frame.columns}
     unbroken = [HEADERS[c] for c in ("interval", "prediction_interval", "per_seed") if HEADERS[c] in frame.columns]
+    if language() == "zh":  # headers and worded cells (verdicts) in its words; numbers and labels as they are
+        frame = frame.rename(columns=term).apply(lambda column: column.map(
+            lambda v: term(v) if isinstance(v, str) else v))
+        formats = {term(k): v for k, v in formats.items()}
+        unbroken = [term(c) for c in unbroken]
     # spacing and type size come from the book's stylesheet (_static/tables.css)
     return (frame.style.format(formats, na_rep="n/a").hide(axis="index").set_caption(caption)
             .set_properties(subset=unbroken, **{"white-space": "nowrap"}))
@@ -242,14 +249,24 @@ def provenance(records):
     subset = "all" if profile.train_images is None else f"{profile.train_images:,}"
     tests = "all" if profile.test_images is None else f"{profile.test_images:,}"
     finished = max(r.finished for r in records)[:10]
-    return (
+    plural = "s" if profile.epochs > 1 else ""
+    seed_list = ", ".join(map(str, seeds))
+    return text(
         f"**Provenance.** {len(records)} run records of the `{profile.name}` profile "
         f"({profile.resolution}x{profile.resolution} input, batch {profile.batch_size}, "
-        f"lr {profile.lr}, {profile.epochs} epoch{'s' if profile.epochs > 1 else ''}, {subset} training "
-        f"and {tests} test images), seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}; trained on {', '.join(devices)} with torch "
-        f"{', '.join(torches)}, {minutes:.0f} minutes of training in all, last finished {finished}; "
-        f"data: {', '.join(data)}."
-    )
+        f"lr {profile.lr}, {profile.epochs} epoch{plural}, {subset} training "
+        f"and {tests} test images), seed{'s' if len(seeds) > 1 else ''} {seed_list}; trained on "
+        f"{', '.join(devices)} with torch {', '.join(torches)}, {minutes:.0f} minutes of training in all, "
+        f"last finished {finished}; data: {', '.join(data)}.",
+        f"**来源（Provenance.）** `{profile.name}` 配置的 {len(records)} 条运行记录"
+        f"（{profile.resolution}x{profile.resolution} 输入，批量 {profile.batch_size}，学习率 {profile.lr}，"
+        f"{profile.epochs} 个 epoch，训练图像 {zh_count(subset)}，测试图像 {zh_count(tests)}），种子 {seed_list}；"
+        f"在 {', '.join(devices)} 上用 torch {', '.join(torches)} 训练，训练共 {minutes:.0f} 分钟，"
+        f"最后一次完成于 {finished}；数据：{', '.join(data)}。")
+
+
+def zh_count(count):
+    return "全部" if count == "all" else f"{count} 张"
 
 
 def extra_channel_scores(records):

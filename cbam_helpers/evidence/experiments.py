@@ -12,6 +12,7 @@ from cbam_helpers.engine.jobs import run_all
 from cbam_helpers.engine.profiles import ANNEALED, CPU, FULL, get_profile
 from cbam_helpers.engine.records import load_records, record_path, run
 from cbam_helpers.engine.train import choose_device, device_name
+from cbam_helpers.language import text
 
 EXPERIMENTS = {
     1: (BASELINE, LAST),
@@ -173,16 +174,21 @@ def plan(experiment, profile=None, seeds=None, results=None, device=None):
     missing = [c for c in wanted if not record_path(c, results).exists()]
     seeds = sorted({c.seed for c in wanted})
     where = f"the `{profile.name}` profile, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+    where_zh = f"`{profile.name}` 配置、种子 {', '.join(map(str, seeds))}"
     if not missing:
-        return f"All {len(wanted)} runs of this experiment on {where} have records: nothing trains."
+        return text(f"All {len(wanted)} runs of this experiment on {where} have records: nothing trains.",
+                    f"这个实验在{where_zh}上的全部 {len(wanted)} 次运行都有记录：不训练任何东西。")
     from cbam_helpers.engine.bench import estimate_run_seconds  # times a few training steps, only when something will train
 
     device = device or choose_device()
     seconds = estimate_run_seconds(profile, device)
-    return (f"{len(missing)} of the {len(wanted)} runs on {where} have no record and train now: about "
-            f"{duration(seconds)} each on {device_name(device)} (estimated from a few timed steps of the "
-            f"baseline), {duration(len(missing) * seconds)} in all. Every epoch is checkpointed, so an "
-            f"interrupted run resumes where it stopped.")
+    return text(f"{len(missing)} of the {len(wanted)} runs on {where} have no record and train now: about "
+                f"{duration(seconds)} each on {device_name(device)} (estimated from a few timed steps of the "
+                f"baseline), {duration(len(missing) * seconds)} in all. Every epoch is checkpointed, so an "
+                f"interrupted run resumes where it stopped.",
+                f"{where_zh}上的 {len(wanted)} 次运行中有 {len(missing)} 次没有记录，现在训练：在 "
+                f"{device_name(device)} 上每次约 {duration(seconds)}（由基线的几个计时步估计），共约 "
+                f"{duration(len(missing) * seconds)}。每个 epoch 都保存检查点，中断的运行会从停下处续跑。")
 
 
 def next_seed(experiments, profile=None, results=None):

@@ -2,7 +2,7 @@
 
 :data:`GLOSSARY` is what ``book/zh/glossary.md`` lists and what every Chinese chapter uses (a test holds them to
 it, and to :data:`AVOIDED`); :data:`ZH` translates the package's own figure and table labels
-(:func:`~cbam_helpers.display.language.term`).
+(:func:`~cbam_helpers.language.term`).
 """
 
 GLOSSARY = (
@@ -89,12 +89,37 @@ ZH = {
     "classifier\n(B, 10)": "分类器\n(B, 10)",
     "'blocks'\n(inside each)": "'blocks'\n（每个块内）",
     "seed": "种子",
-    "seeds": "个种子",
     "points: no gap": "百分点：视为无差距",
     "map": "图",
     "score": "分数",
     "channel": "通道",
     "mean attention": "平均注意力",
     "configuration": "配置",
+    "reported by the post (%)": "短文报告（%）",
+    "ours: mean (%)": "本书：均值（%）",
+    "mean accuracy (%)": "平均准确率（%）",
+    "SD over seeds": "种子间标准差",
+    "seeds": "种子数",
+    "per seed (%)": "逐种子（%）",
+    "source": "来源",
+    "protocol": "协议",
+    "comparison": "比较",
+    "mean gap": "平均差距",
+    "95% interval": "95% 区间",
+    "test-set sampling error": "测试集抽样误差",
+    "verdict": "结论",
+    "the post says": "短文的说法",
+    "95% prediction, one seed": "95% 预测区间（单个种子）",
+    "post's gap in prediction": "短文的差距在预测区间内",
+    "parameters": "参数数",
+    "post's gap": "短文的差距",
+    "seeds needed": "所需种子数",
+    "profile": "配置",
+    "runs": "运行数",
+    "last epoch moved (points)": "最后一个 epoch 的变动（百分点）",
+    "higher": "更高",
+    "lower": "更低",
+    "equivalent": "等价",
+    "undecided": "未定",
 }
 """English label -> Chinese, for the labels the package itself writes on figures and tables."""

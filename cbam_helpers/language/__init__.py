@@ -3,7 +3,7 @@
 Every code cell is the same in both editions; what a cell says to the reader follows the edition it runs in.
 A chapter's reading is written in both languages side by side, ``reading(en=..., zh=...)``, so that a fix to
 the computation lands once and the two sentences are edited together; labels drawn by the package's own
-figures and tables are looked up in :data:`~cbam_helpers.display.terms.ZH` with :func:`term`. The Chinese
+figures and tables are looked up in :data:`~cbam_helpers.language.terms.ZH` with :func:`term`. The Chinese
 edition's first cell after the set-up calls ``use("zh")``: it sets ``CBAM_LANG`` and gives matplotlib a
 Chinese font.
 """
@@ -38,10 +38,10 @@ def reading(en, zh):
 
 def term(english):
     """A label of the package's figures and tables in this edition's language; one with no entry in
-    :data:`~cbam_helpers.display.terms.ZH` stays as it is (a configuration's label, a number)."""
+    :data:`~cbam_helpers.language.terms.ZH` stays as it is (a configuration's label, a number)."""
     if language() != "zh":
         return english
-    from cbam_helpers.display.terms import ZH
+    from cbam_helpers.language.terms import ZH
 
     return ZH.get(english, english)
 
