@@ -212,18 +212,25 @@ def next_seed_note(experiments, profile=None, results=None):
     profile = get_profile(profile)
     names = experiment_names(experiments)
     seed, missing = next_seed(names, profile, results)
-    runs = f"{len(missing)} run{'s' if len(missing) > 1 else ''} ({', '.join(f'`{c.label}`' for c in missing)})"
+    labels = ", ".join(f"`{c.label}`" for c in missing)
+    runs = text(f"{len(missing)} run{'s' if len(missing) > 1 else ''} ({labels})", f"{len(missing)} 次运行（{labels}）")
     command = (f"`python -m cbam_helpers reproduce --profile {profile.name} --seeds {seed} "
                f"--experiments {' '.join(map(str, names))}`")
+    command_zh = command
     if len(names) == 1:
         seeds = sorted(complete_seeds(load_records(profile, results), names[0]) | {seed})
         command = f"`SEEDS = {seeds}` in the parameters cell, or {command}"
-    return (f"The first seed with a run missing on the `{profile.name}` profile is {seed}: it trains {runs}. "
-            f"Ask for it with {command}.")
+        command_zh = f"在参数单元格中设 `SEEDS = {seeds}`，或运行 {command_zh}"
+    return text(f"The first seed with a run missing on the `{profile.name}` profile is {seed}: it trains {runs}. "
+                f"Ask for it with {command}.",
+                f"`{profile.name}` 配置上第一个缺少运行的种子是 {seed}：它要训练 {runs}。"
+                f"要训练它，{command_zh}。")
 
 
 def duration(seconds):
-    return f"{seconds:.0f} seconds" if seconds < 90 else f"{seconds / 60:.0f} minutes"
+    if seconds < 90:
+        return text(f"{seconds:.0f} seconds", f"{seconds:.0f} 秒")
+    return text(f"{seconds / 60:.0f} minutes", f"{seconds / 60:.0f} 分钟")
 
 
 def run_experiment(experiment, profile=None, seeds=(0,), data=None, **kwargs):
