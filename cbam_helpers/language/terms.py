@@ -121,5 +121,15 @@ ZH = {
     "lower": "更低",
     "equivalent": "等价",
     "undecided": "未定",
+    "inputs normalised with CIFAR-10's per-channel mean and standard deviation": "用 CIFAR-10 的逐通道均值和标准差归一化输入",
+    "random horizontal flips of the training images": "训练图像随机水平翻转",
+    "SGD with momentum 0.9 (the post states batch size, learning rate and epochs)": "动量 0.9 的 SGD（短文写明了批量、学习率和 epoch 数）",
+    "bf16 autocast on GPUs with native bf16, fp16 autocast with a gradient scaler on older CUDA GPUs, fp32 on CPUs": "在原生支持 bf16 的 GPU 上用 bf16 autocast，在较老的 CUDA GPU 上用 fp16 autocast 加梯度缩放，在 CPU 上用 fp32",
+    "images resized on the device with bilinear interpolation, batched, rather than with PIL one by one": "在设备上用双线性插值成批缩放图像，而不是用 PIL 逐张缩放",
+    "the 95% interval lies above zero": "95% 区间位于零之上",
+    "the 95% interval lies below zero": "95% 区间位于零之下",
+    "the 95% interval holds zero and the 90% interval lies inside ±0.6 points (two one-sided tests): no gap as large as the margin": "95% 区间包含零，且 90% 区间位于 ±0.6 个百分点之内（两个单侧检验）：没有与判定阈值一样大的差距",
+    "the 95% interval holds zero and the 90% interval reaches past the margin": "95% 区间包含零，且 90% 区间超出判定阈值",
+    "one run each: no interval": "各只有一次运行：没有区间",
 }
 """English label -> Chinese, for the labels the package itself writes on figures and tables."""
