@@ -7,6 +7,7 @@ from pytorch_grad_cam.utils.image import show_cam_on_image
 from torch.nn import functional as F
 
 from cbam_helpers.engine.data import CLASSES
+from cbam_helpers.language import term
 
 
 def pixels_at(images, resolution):
@@ -43,14 +44,14 @@ def extreme_channels(image, activations, scores, k=4):
     top = float(activations[chosen].max())
     fig, axes = plt.subplots(1, 1 + 2 * k, figsize=(1.2 * (1 + 2 * k), 1.7))
     axes[0].imshow(pixels_at(image[None], 64)[0])
-    axes[0].set_title("image", fontsize=9)
+    axes[0].set_title(term("image"), fontsize=9)
     for ax, channel in zip(axes[1:], chosen):
         shown = ax.imshow(activations[channel], cmap="magma", vmin=0, vmax=top)
         ax.set_title(f"#{channel}\n{float(scores[channel]):.3f}", fontsize=8)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(shown, ax=list(axes), fraction=0.02, pad=0.01, label="activation")
+    fig.colorbar(shown, ax=list(axes), fraction=0.02, pad=0.01, label=term("activation"))
     return fig
 
 
@@ -62,11 +63,11 @@ def score_spread(scores):
     low, high = np.percentile(scores[:, order], [5, 95], axis=0)
     fig, ax = plt.subplots(figsize=(7.5, 3))
     rank = np.arange(scores.shape[1])
-    ax.fill_between(rank, low, high, color="tab:blue", alpha=0.25, label="middle 90% of images")
-    ax.plot(rank, scores.mean(0)[order], color="tab:blue", label="mean over images")
-    ax.plot(rank, scores[0, order], color="black", lw=0.5, alpha=0.7, label="one image")
-    ax.set_xlabel("channel, sorted by mean score")
-    ax.set_ylabel("score")
+    ax.fill_between(rank, low, high, color="tab:blue", alpha=0.25, label=term("middle 90% of images"))
+    ax.plot(rank, scores.mean(0)[order], color="tab:blue", label=term("mean over images"))
+    ax.plot(rank, scores[0, order], color="black", lw=0.5, alpha=0.7, label=term("one image"))
+    ax.set_xlabel(term("channel, sorted by mean score"))
+    ax.set_ylabel(term("score"))
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
@@ -81,7 +82,7 @@ def scores_by_image(scores, names):
         colour = "tab:red" if name.startswith("noise") else "tab:blue"
         ax.scatter(channel + jitter, scores[:, channel], s=6, alpha=0.5, color=colour)
     ax.set_xticks(range(len(names)), names)
-    ax.set_ylabel("score")
+    ax.set_ylabel(term("score"))
     ax.set_ylim(0, 1)
     fig.tight_layout()
     return fig
@@ -101,10 +102,10 @@ def fine_tune_curves(records):
         close.plot(range(1, len(curve)), curve[1:], label=f"{record['start']}, seed {record['seed']}", **style)
     for ax in (whole, close):
         ax.axhline(100 * records[0]["trained_accuracy"], color="black", ls=":", lw=1)
-        ax.set_xlabel("fine-tune pass (0: at insertion)")
+        ax.set_xlabel(term("fine-tune pass (0: at insertion)"))
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    whole.set_ylabel("test accuracy (%), curve subset")
-    close.set_title("after insertion, up close (dotted: trained)", fontsize=9)
+    whole.set_ylabel(term("test accuracy (%), curve subset"))
+    close.set_title(term("after insertion, up close (dotted: trained)"), fontsize=9)
     close.legend(frameon=False, fontsize=7, ncol=2, loc="center right")
     fig.tight_layout()
     return fig

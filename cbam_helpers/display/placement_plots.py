@@ -4,6 +4,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from cbam_helpers.engine.costs import AGAIN
 from cbam_helpers.nn.placements import v2_blocks
+from cbam_helpers.language import term
 
 
 def block_diagram(steps, gate, identity, title, ax=None):
@@ -60,10 +61,10 @@ def step_time_bars(tables):
         rows = frame[(frame.gate != "no gate") & (frame.gate != AGAIN)].reset_index(drop=True)
         noise = abs(float(frame.loc[frame.gate == AGAIN, "step time (%)"].iloc[0]))
         y = range(len(rows))
-        ax.axvspan(-noise, noise, color="0.88", zorder=0, label="noise (the copy)")
-        ax.barh([v + 0.2 for v in y], rows["step time (%)"], height=0.4, color="C0", label="step time")
-        ax.barh([v - 0.2 for v in y], rows["FLOPs (%)"], height=0.4, color="C1", label="FLOPs")
-        ax.set(yticks=list(y), yticklabels=rows.gate, title=title, xlabel="added (%)")
+        ax.axvspan(-noise, noise, color="0.88", zorder=0, label=term("noise (the copy)"))
+        ax.barh([v + 0.2 for v in y], rows["step time (%)"], height=0.4, color="C0", label=term("step time"))
+        ax.barh([v - 0.2 for v in y], rows["FLOPs (%)"], height=0.4, color="C1", label=term("FLOPs"))
+        ax.set(yticks=list(y), yticklabels=rows.gate, title=title, xlabel=term("added (%)"))
         ax.invert_yaxis()
     axes[0, 0].legend(fontsize=7, loc="lower right")
     fig.tight_layout()

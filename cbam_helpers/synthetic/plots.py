@@ -6,6 +6,7 @@ import seaborn as sns
 from matplotlib.patches import Rectangle
 
 from cbam_helpers.synthetic.channel_tasks import GATE_NAMES, generate
+from cbam_helpers.language import term
 
 GATE_LABELS = {"none": "no gate", "constant": "constant (learned descriptors)", "avg": "SE (average)",
                "max": "max alone", "both": "CBAM (average + max)", "scale": "constant scale"}
@@ -28,7 +29,7 @@ def example_inputs(tasks, per_task=2, seed=0):
                 size = x.shape[-1]
                 ax.add_patch(Rectangle((-0.5, -0.5), size, size, fill=False, lw=3, ec="black"))
             if row == 0:
-                ax.set_title(f"channel {c}", fontsize=8)
+                ax.set_title(f"{term('channel')} {c}", fontsize=8)
         axes[row, 0].set_ylabel(f"{name}\nclass {int(labels[i])}", fontsize=8)
     fig.tight_layout()
     return fig
@@ -61,7 +62,7 @@ def paired_gaps(comparisons):
         ax.errorbar(part["mean"], y, xerr=[part["mean"] - part["low"], part["high"] - part["mean"]], fmt="o",
                     color="C0", capsize=3)
         ax.axvline(0, color="0.4", lw=1, ls="--")
-        ax.set(yticks=y, yticklabels=part["gate"], xlabel="accuracy minus no gate (points)",
+        ax.set(yticks=y, yticklabels=[term(g) for g in part["gate"]], xlabel=term("accuracy minus no gate (points)"),
                title=f"{cue} cue")
         ax.invert_yaxis()
     fig.tight_layout()
@@ -76,11 +77,11 @@ def scores_per_input(models, task, inputs=12, seed=10_000):
         model.eval()
         scores = model.scores(x).detach().numpy()
         image = ax.imshow(scores, cmap="viridis", vmin=0, vmax=1, aspect="auto")
-        ax.scatter(speakers.numpy(), np.arange(inputs), s=18, color="white", edgecolor="black", label="speaker")
-        ax.set_title(GATE_LABELS[name], fontsize=10)
-        ax.set(xlabel="channel", ylabel="input" if ax is axes[0, 0] else "",
+        ax.scatter(speakers.numpy(), np.arange(inputs), s=18, color="white", edgecolor="black", label=term("speaker"))
+        ax.set_title(term(GATE_LABELS[name]), fontsize=10)
+        ax.set(xlabel=term("channel"), ylabel=term("input") if ax is axes[0, 0] else "",
                xticks=range(task.channels))
-    fig.colorbar(image, ax=axes[0].tolist(), label="score", shrink=0.8)
+    fig.colorbar(image, ax=axes[0].tolist(), label=term("score"), shrink=0.8)
     axes[0, 0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     return fig
 
@@ -92,7 +93,7 @@ def sweep_plot(frame, cue):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
     sns.lineplot(long, x="strength", y="mean score", hue="channel", marker="o", errorbar=("ci", 95), ax=axes[0])
     sns.lineplot(frame, x="strength", y="accuracy", marker="o", errorbar=("ci", 95), ax=axes[1], color="C2")
-    axes[0].set(ylim=(0, 1), xlabel=f"{cue} cue strength", title="Gate scores (mean over inputs; band: 95% CI over seeds)")
-    axes[1].set(xlabel=f"{cue} cue strength", ylabel="test accuracy (%)", title="Accuracy")
+    axes[0].set(ylim=(0, 1), xlabel=f"{cue} cue strength", title=term("Gate scores (mean over inputs; band: 95% CI over seeds)"))
+    axes[1].set(xlabel=f"{cue} cue strength", ylabel=term("test accuracy (%)"), title=term("Accuracy"))
     fig.tight_layout()
     return fig

@@ -3,6 +3,7 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from cbam_helpers.synthetic.spatial_tasks import LABELS, generate
+from cbam_helpers.language import term
 
 
 def spatial_gate_diagram():
@@ -28,7 +29,7 @@ def spatial_gate_diagram():
     for a, b in [("F", "avg"), ("F", "max"), ("avg", "cat"), ("max", "cat"), ("cat", "conv"), ("conv", "sig"),
                  ("sig", "out")]:
         ax.annotate("", xy=(where[b][0], where[b][1]), xytext=(where[a][2], where[a][1]), arrowprops=arrow)
-    ax.text(9.15, 0.55, "one score per position,\nthe same for every channel", ha="center", va="top", fontsize=8,
+    ax.text(9.15, 0.55, term("one score per position,\nthe same for every channel"), ha="center", va="top", fontsize=8,
             color="#b03a2e")
     fig.tight_layout()
     return fig
@@ -53,7 +54,7 @@ def example_inputs(task, inputs=4, seed=0):
             ax.set(xticks=[], yticks=[])
             outline(ax, corners[i].tolist(), task.patch)
             if i == 0:
-                ax.set_title(f"channel {c}" if c < task.channels else "mean over C", fontsize=8)
+                ax.set_title(f"{term('channel')} {c}" if c < task.channels else term("mean over C"), fontsize=8)
         axes[i, 0].set_ylabel(f"class {int(labels[i])}", fontsize=8)
     fig.tight_layout()
     return fig
@@ -70,7 +71,7 @@ def maps_per_input(models, task, inputs=6, seed=10_000):
             image = ax.imshow(maps[i], cmap="viridis", vmin=0, vmax=1)
             outline(ax, corners[i].tolist(), task.patch, colour="white")
             ax.set(xticks=[], yticks=[])
-        axes[row, 0].set_ylabel(LABELS[name].replace(" (", "\n("), fontsize=8)
+        axes[row, 0].set_ylabel(term(LABELS[name]).replace(" (", "\n("), fontsize=8)
     fig.colorbar(image, ax=axes.ravel().tolist(), label="Ms", shrink=0.8)
     return fig
 
@@ -85,7 +86,7 @@ def accuracies(frame):
     sns.stripplot(frame, x="accuracy", y="front end", order=order, color="0.6", jitter=0.15, ax=ax)
     sns.pointplot(frame, x="accuracy", y="front end", order=order, errorbar=("ci", 95), linestyle="none",
                   color="C3", markers="D", ax=ax)
-    ax.set(xlabel="test accuracy (%)", ylabel="")
+    ax.set(xlabel=term("test accuracy (%)"), ylabel="")
     fig.tight_layout()
     return fig
 
@@ -100,8 +101,8 @@ def paired_gaps(groups):
         highs = [comparisons[n].interval[1] - comparisons[n].mean for n in names]
         ax.errorbar(means, range(len(names)), xerr=[lows, highs], fmt="o", color="C0", capsize=3)
         ax.axvline(0, color="0.4", lw=1, ls="--")
-        ax.set(yticks=range(len(names)), yticklabels=[LABELS[n] for n in names], title=title,
-               xlabel="accuracy difference (points)")
+        ax.set(yticks=range(len(names)), yticklabels=[term(LABELS[n]) for n in names], title=title,
+               xlabel=term("accuracy difference (points)"))
         ax.invert_yaxis()
     fig.tight_layout()
     return fig
