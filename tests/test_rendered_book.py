@@ -19,10 +19,18 @@ FLAGS = [
 ]
 
 
-def chapters():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+def toc_pages(toc_file):
+    toc = yaml.safe_load(toc_file.read_text())
     files = [toc["root"]] + [entry["file"] for part in toc.get("parts", [toc]) for entry in part.get("chapters", [])]
     return [re.sub(r"\.(md|ipynb)$", "", f) for f in files]
+
+
+def chapters():
+    """Every page of both editions as (its path under _build/html without .html, its source without suffix):
+    the English pages at the root, their Chinese twins under zh/."""
+    english = [(page, page) for page in toc_pages(ROOT / "_toc.yml")]
+    chinese = [(f"zh/{page}", f"book/zh/{page}") for page in toc_pages(ROOT / "book" / "zh" / "_toc.yml")]
+    return english + chinese
 
 
 def run_chromium(tmp_path, *args):
@@ -38,8 +46,12 @@ def run_chromium(tmp_path, *args):
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (`.ci/run` installs Debian's package)")
 
 
-@pytest.mark.parametrize("chapter", chapters())
-def test_chapter_renders(chapter, tmp_path):
+PAGES = chapters()
+IDS = [page for page, _ in PAGES]
+
+
+@pytest.mark.parametrize("chapter, source", PAGES, ids=IDS)
+def test_chapter_renders(chapter, source, tmp_path):
     page = HTML / f"{chapter}.html"
     assert page.exists(), f"{page} missing: build the book first (make book)"
     dom = run_chromium(tmp_path, "--dump-dom", page.as_uri())
@@ -49,7 +61,7 @@ def test_chapter_renders(chapter, tmp_path):
         # MathJax replaces the TeX with mjx-container elements once its script has run
         assert "<mjx-container" in dom, "the page has formulas but MathJax did not typeset them"
     stored_figures = re.findall(r'<img[^>]+src="([^"]*_images/[^"]+)"', static)
-    notebook = ROOT / f"{chapter}.ipynb"
+    notebook = ROOT / f"{source}.ipynb"
     if notebook.exists() and '"image/png"' in notebook.read_text():
         assert stored_figures, "the chapter stores figures but its page has none"
     shown = re.findall(r'<img[^>]+src="([^"]*_images/[^"]+)"', dom)
@@ -57,7 +69,7 @@ def test_chapter_renders(chapter, tmp_path):
     for src in shown:
         assert (page.parent / src).resolve().exists(), f"figure {src} is missing"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shot = SCREENSHOTS / f"{Path(chapter).name}.png"
+    shot = SCREENSHOTS / f"{chapter.replace('/', '-')}.png"
     run_chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri())
     assert shot.exists() and shot.stat().st_size > 10_000
 
@@ -73,8 +85,8 @@ window.addEventListener("load", () => {
 </script>"""
 
 
-@pytest.mark.parametrize("chapter", chapters())
-def test_no_code_block_is_wider_than_the_column(chapter, tmp_path):
+@pytest.mark.parametrize("chapter, source", PAGES, ids=IDS)
+def test_no_code_block_is_wider_than_the_column(chapter, source, tmp_path):
     """At 1280 px a code block or printed output that is cut off hides code from the reader."""
     page = HTML / f"{chapter}.html"
     assert page.exists(), f"{page} missing: build the book first (make book)"
@@ -89,3 +101,67 @@ def test_no_code_block_is_wider_than_the_column(chapter, tmp_path):
     wide = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
                       .replace("&gt;", ">"))
     assert not wide, f"{len(wide)} code blocks wider than the column, starting: {wide}"
+
+
+def probed(page, script, tmp_path, attribute):
+    """Run ``script`` in ``page`` (a copy beside it, so that its links resolve) and read the attribute it sets on
+    <body>."""
+    probe = page.with_name(page.stem + ".probe.html")
+    probe.write_text(page.read_text().replace("</body>", script + "</body>"))
+    try:
+        dom = run_chromium(tmp_path, "--window-size=1280,2400", "--dump-dom", probe.as_uri())
+    finally:
+        probe.unlink()
+    found = re.search(rf'{attribute}="([^"]*)"', dom)
+    assert found, f"the probe did not run on {page.name}"
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
+                      .replace("&gt;", ">"))
+
+
+# Each CJK character of the page drawn in the page's own font, against a character no font has (U+E000, a
+# private-use code point): one that draws the same pixels as it is a missing glyph (a box, or nothing).
+GLYPH_PROBE = """<script>
+window.addEventListener("load", () => {
+  const font = "32px " + getComputedStyle(document.body).fontFamily;
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 40;
+  const context = canvas.getContext("2d");
+  const draw = (c) => {
+    context.clearRect(0, 0, 40, 40);
+    context.font = font;
+    context.fillText(c, 2, 32);
+    return context.getImageData(0, 0, 40, 40).data.join(",");
+  };
+  const missing = draw("\\uE000");
+  const characters = [...new Set(document.body.innerText.match(/[\\u4e00-\\u9fff]/g) || [])];
+  const boxes = characters.filter(c => draw(c) === missing);
+  document.body.setAttribute("data-glyphs", JSON.stringify({checked: characters.length, missing: boxes}));
+});
+</script>"""
+
+
+@pytest.mark.parametrize("chapter, source", [p for p in PAGES if p[0].startswith("zh/")],
+                         ids=[p[0] for p in PAGES if p[0].startswith("zh/")])
+def test_every_chinese_character_has_a_glyph(chapter, source, tmp_path):
+    found = probed(HTML / f"{chapter}.html", GLYPH_PROBE, tmp_path, "data-glyphs")
+    assert found["checked"] > 50, "the page shows almost no Chinese"
+    assert not found["missing"], f"characters drawn as missing glyphs: {''.join(found['missing'][:40])}"
+
+
+SWITCH_PROBE = """<script>
+window.addEventListener("load", () => {
+  const link = document.querySelector("a.language-switch");
+  document.body.setAttribute("data-switch", JSON.stringify(link ? link.getAttribute("href") : null));
+});
+</script>"""
+
+
+@pytest.mark.parametrize("chapter, source", PAGES, ids=IDS)
+def test_every_page_links_to_its_twin_in_the_other_edition(chapter, source, tmp_path):
+    page = HTML / f"{chapter}.html"
+    target = probed(page, SWITCH_PROBE, tmp_path, "data-switch")
+    assert target, "no language-switch link on the page"
+    linked = Path(target.replace("file://", "")) if target.startswith("file://") else (page.parent / target)
+    assert linked.resolve().exists(), f"the switch links to {target}, which does not exist"
+    other = "book" if chapter.startswith("zh/") else "zh"
+    assert linked.resolve().parent.name == other
