@@ -115,3 +115,35 @@ def test_the_chinese_labels_draw_without_a_missing_glyph(monkeypatch, tmp_path):
             warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
             fig.savefig(tmp_path / "labels.png")
         plt.close(fig)
+
+
+def test_the_packages_sentences_and_tables_speak_the_edition(monkeypatch):
+    """What the package writes for a chapter (provenance, the plan, a table's headers and verdicts) follows
+    CBAM_LANG, with the same numbers."""
+    import pandas as pd
+
+    from cbam_helpers.display import tables
+    from cbam_helpers.engine.records import load_records
+    from cbam_helpers.evidence import experiments
+
+    records = [r for r in load_records("annealed") if r.configuration in experiments.EXPERIMENTS[1]]
+    frame = pd.DataFrame({"comparison": ["last - none"], "verdict": ["undecided"], "mean_difference": [0.25]})
+    said = {}
+    for lang in ("en", "zh"):
+        monkeypatch.setenv("CBAM_LANG", lang)
+        shown = tables.show(frame, language.text("caption", "标题")).to_html()
+        said[lang] = (tables.provenance(records), experiments.plan(1, "annealed"), shown)
+    english, chinese = said["en"], said["zh"]
+    assert english[0].startswith("**Provenance.**") and "来源" in chinese[0]
+    numbers = lambda s: re.findall(r"\d+(?:\.\d+)?", s.split("data:")[0].split("数据：")[0])
+    assert numbers(english[0]) == numbers(chinese[0])
+    assert "nothing trains" in english[1] and "不训练任何东西" in chinese[1]
+    assert "undecided" in english[2] and "未定" in chinese[2] and "结论" in chinese[2] and "+0.25" in chinese[2]
+
+
+def test_a_paragraph_of_chinese_is_joined_where_a_browser_would_show_a_gap():
+    text = "门是乘性的：输出是分数\n乘以特征。`code` 和\n中文\n- 列表项\n  续行\n\n```python\n中文\n中文\n```\n$$\n甲\n乙\n$$"
+    assert edition.unwrap(text) == ("门是乘性的：输出是分数乘以特征。`code` 和中文\n- 列表项续行\n\n"
+                                    "```python\n中文\n中文\n```\n$$\n甲\n乙\n$$")
+    for page in ("intro.md", "glossary.md"):
+        assert edition.unwrap((edition.ZH / page).read_text()) == (edition.ZH / page).read_text()

@@ -35,6 +35,29 @@ from cbam_helpers import language
 language.use("zh")"""
 
 
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef“”‘’]")
+BLOCK = re.compile(r"^\s*([-*+>|#]|\d+\.|:::|\$\$|```)")
+
+
+def unwrap(text):
+    """Join the lines of a paragraph where a line ends and the next begins with Chinese: a browser shows a
+    line break as a space, which between two Chinese characters is a gap. Code, formulas, tables, lists'
+    starts and directives are left as they are."""
+    out, fenced = [], False
+    for line in text.split("\n"):
+        marker = line.strip()
+        opens = marker.startswith("```") or (marker.startswith("$$") and not (len(marker) > 2 and
+                                                                           marker.endswith("$$")))
+        joinable = (out and not fenced and not opens and marker and out[-1].strip() and not BLOCK.match(line)
+                    and CJK.match(out[-1][-1]) and CJK.match(marker[0]))
+        if joinable:
+            out[-1] += marker
+        else:
+            out.append(line)
+        fenced = fenced != opens
+    return "\n".join(out)
+
+
 def source(cell):
     return "".join(cell["source"])
 
@@ -96,7 +119,7 @@ def twin(chapter, previous=None):
     translated = catalogue(chapter)
     for cell in notebook["cells"]:
         if cell["cell_type"] == "markdown":
-            cell["source"] = translated[fingerprint(source(cell))].splitlines(True)
+            cell["source"] = unwrap(translated[fingerprint(source(cell))]).splitlines(True)
         elif cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
             cell["metadata"].pop("execution", None)
