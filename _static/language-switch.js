@@ -4,7 +4,7 @@ const TWINS = ["intro", "01_formula", "02_channel_attention", "02b_which_channel
                "06_beyond_the_post", "06b_inside_a_trained_network", "07_summary", "08_comparing_runs"];
 
 document.addEventListener("DOMContentLoaded", () => {
-  const match = window.location.pathname.match(/^(.*\/)(book|zh)\/([\w-]+)\.html$/);
+  const match = window.location.pathname.match(/^(.*\/)(book|zh)\/([\w-]+)[\w.-]*\.html$/);
   if (!match) return;
   const [, root, edition, page] = match;
   const chinese = edition === "zh";
