@@ -90,16 +90,7 @@ def test_no_code_block_is_wider_than_the_column(chapter, source, tmp_path):
     """At 1280 px a code block or printed output that is cut off hides code from the reader."""
     page = HTML / f"{chapter}.html"
     assert page.exists(), f"{page} missing: build the book first (make book)"
-    probe = page.with_name(page.stem + ".width-probe.html")  # beside the page, so its links resolve
-    probe.write_text(page.read_text().replace("</body>", WIDTH_PROBE + "</body>"))
-    try:
-        dom = run_chromium(tmp_path, "--window-size=1280,2400", "--dump-dom", probe.as_uri())
-    finally:
-        probe.unlink()
-    found = re.search(r'data-wide-blocks="([^"]*)"', dom)
-    assert found, "the width probe did not run"
-    wide = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
-                      .replace("&gt;", ">"))
+    wide = probed(page, WIDTH_PROBE, tmp_path, "data-wide-blocks")
     assert not wide, f"{len(wide)} code blocks wider than the column, starting: {wide}"
 
 
