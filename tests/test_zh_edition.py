@@ -50,6 +50,24 @@ def test_the_twin_is_built_from_the_english_code_and_the_translations(chapter):
     assert tagged == [1] and 'language.use("zh")' in edition.source(stored["cells"][1])
 
 
+def test_build_leaves_an_unchanged_twin_as_executed_and_rewrites_a_stale_one(monkeypatch, tmp_path):
+    """An executed twin's file is kept byte for byte (whatever its key order); one whose code moved is rebuilt
+    with its code cells cleared and is named for execution."""
+    chapter = "07_summary"
+    executed = json.dumps(twin(chapter), indent=2, sort_keys=True)  # not the layout build() writes
+    monkeypatch.setattr(edition, "ZH", tmp_path)
+    path = tmp_path / f"{chapter}.ipynb"
+    path.write_text(executed)
+    assert edition.build([chapter]) == [] and path.read_text() == executed
+    stale = json.loads(executed)
+    code = next(c for c in stale["cells"]
+                if c["cell_type"] == "code" and edition.LANGUAGE_TAG not in c["metadata"].get("tags", []))
+    code["source"] = ["an_older_version = True\n"]
+    path.write_text(json.dumps(stale))
+    assert edition.build([chapter]) == [path] and path.read_text() != json.dumps(stale)
+    assert "an_older_version" not in path.read_text()
+
+
 @pytest.mark.parametrize("chapter", TWINS)
 def test_the_twin_was_executed_and_reads_in_chinese(chapter):
     code = [c for c in twin(chapter)["cells"] if c["cell_type"] == "code"]

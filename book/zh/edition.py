@@ -143,7 +143,8 @@ def build(names=None):
         path = ZH / f"{chapter}.ipynb"
         previous = json.loads(path.read_text()) if path.exists() else None
         notebook = twin(chapter, previous)
-        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+        if notebook != previous:  # an unchanged twin keeps its file as executed, key order included
+            path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
         if any(c["cell_type"] == "code" and c["execution_count"] is None for c in notebook["cells"]):
             stale.append(path)
     return stale

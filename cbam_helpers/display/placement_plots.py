@@ -4,7 +4,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from cbam_helpers.engine.costs import AGAIN
 from cbam_helpers.nn.placements import v2_blocks
-from cbam_helpers.language import term
+from cbam_helpers.language import term, text
 
 
 def block_diagram(steps, gate, identity, title, ax=None):
@@ -29,7 +29,7 @@ def block_diagram(steps, gate, identity, title, ax=None):
         ax.text(end + 0.35, 0.6, "+", ha="center", va="center", fontsize=14)
         ax.annotate("", xy=(end + 0.25, 0.6), xytext=(end, 0.6), arrowprops=dict(arrowstyle="->", color="0.2"))
         ax.plot([-0.5, -0.5, end + 0.35, end + 0.35], [0.6, 1.55, 1.55, 0.8], color="#b03a2e", lw=1.2)
-        label = identity if isinstance(identity, str) else "identity"
+        label = identity if isinstance(identity, str) else text("identity", "恒等路径")
         ax.text(end / 2, 1.62, label, ha="center", fontsize=8, color="#b03a2e")
     return ax.figure
 
@@ -38,17 +38,23 @@ def placement_diagrams():
     """The three placements of the placement chapter, one row each; the gate is the red box."""
     fig, axes = plt.subplots(3, 1, figsize=(10, 5.6))
     fig.patch.set_facecolor("white")
+    expand, project = text("conv 1x1\nexpand", "conv 1x1\n扩展"), text("conv 1x1\nproject", "conv 1x1\n投影")
+    depthwise, stride_one = text("depthwise", "深度卷积"), text("only when stride 1 and C_in = C_out",
+                                                            "仅当步幅为 1 且 C_in = C_out")
     block_diagram(["conv 1x1", "BN, ReLU", "conv 3x3", "BN, ReLU", "conv 1x1", "BN", "CBAM"], 6,
-                  "identity (a 1x1 projection where the shape changes)",
-                  "ResNet bottleneck: CBAM on the residual branch, before the addition", axes[0])
-    block_diagram(["conv 1x1\nexpand", "BN, act", "depthwise\nk x k", "BN, act", "SE\n(1/4, hard σ)",
-                   "conv 1x1\nproject", "BN"], 4, "only when stride 1 and C_in = C_out",
-                  "MobileNetV3 block: SE after the depthwise convolution, on the expanded channels", axes[1])
+                  text("identity (a 1x1 projection where the shape changes)", "恒等路径（形状改变处为 1x1 投影）"),
+                  text("ResNet bottleneck: CBAM on the residual branch, before the addition",
+                       "ResNet 瓶颈块：CBAM 在残差分支上，加法之前"), axes[0])
+    block_diagram([expand, "BN, act", f"{depthwise}\nk x k", "BN, act", "SE\n(1/4, hard σ)", project, "BN"], 4,
+                  stride_one, text("MobileNetV3 block: SE after the depthwise convolution, on the expanded channels",
+                                   "MobileNetV3 块：SE 在深度卷积之后，作用于扩展后的通道"), axes[1])
     blocks = v2_blocks()
     with_identity = sum(b["identity"] for b in blocks)
-    block_diagram(["conv 1x1\nexpand", "BN, ReLU6", "depthwise\n3x3", "BN, ReLU6", "conv 1x1\nproject", "BN",
-                   "gate"], 6, f"only when stride 1 and C_in = C_out ({with_identity} of {len(blocks)} blocks)",
-                  "MobileNetV2 block, the book's 'blocks': after the projection's BN, before the addition", axes[2])
+    block_diagram([expand, "BN, ReLU6", f"{depthwise}\n3x3", "BN, ReLU6", project, "BN", text("gate", "门")], 6,
+                  stride_one + text(f" ({with_identity} of {len(blocks)} blocks)",
+                                    f"（{len(blocks)} 个块中的 {with_identity} 个）"),
+                  text("MobileNetV2 block, the book's 'blocks': after the projection's BN, before the addition",
+                       "MobileNetV2 块，本书的 'blocks'：在投影的 BN 之后，加法之前"), axes[2])
     fig.tight_layout()
     return fig
 
