@@ -83,6 +83,24 @@ def test_gaps_by_epoch_draw_a_column_per_comparison_and_a_line_per_seed():
     plt.close(fig)
 
 
+def test_gaps_by_schedule_meet_at_the_end_of_schedules_of_different_lengths():
+    from cbam_helpers.display.plots import gaps_by_schedule
+
+    short = [fake_record(c, s, 80.0, curve=[70.0, 80.0 + d]) for s in range(2) for c, d in ((A, 0.0), (B, -2.0))]
+    long = [fake_record(c, 0, 80.0, curve=[60.0, 70.0, 75.0, 80.0 + d]) for c, d in ((A, 0.0), (B, -1.0))]
+    fig = gaps_by_schedule({"2 epochs": short, "4 epochs": long}, A, B, "title")
+    accuracy = fig.axes[0].get_lines()
+    # short: two seeds and the mean; long: one seed and the mean; then the zero line
+    assert [len(line.get_xdata()) for line in accuracy] == [2, 2, 2, 4, 4, 2]
+    assert list(accuracy[2].get_xdata()) == pytest.approx([0.5, 1.0])
+    assert list(accuracy[4].get_xdata()) == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert accuracy[2].get_ydata()[-1] == pytest.approx(-2.0) and accuracy[4].get_ydata()[-1] == pytest.approx(-1.0)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["2 epochs (2 seeds)", "4 epochs (1 seed)"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="no record of"):  # a schedule without one side is refused by name
+        gaps_by_schedule({"2 epochs": short[:1]}, A, B, "title")
+
+
 def test_the_forest_shades_the_margin_when_asked():
     from cbam_helpers.display.plots import paired_gaps
 

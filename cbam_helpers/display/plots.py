@@ -141,6 +141,31 @@ def gaps_by_epoch(records, pairs, title):
     return fig
 
 
+def gaps_by_schedule(schedules, baseline, treatment, title):
+    """One paired gap, ``treatment`` minus ``baseline``, through schedules of different lengths: ``schedules`` maps
+    a label to the records of one profile. The x-axis is the share of the schedule done, so an 8-epoch and a
+    16-epoch run meet at its end; each seed's gap thin, the mean over seeds bold, in test accuracy (points, the
+    curve's subset; top) and training loss (nats; bottom)."""
+    fig, axes = plt.subplots(2, 1, figsize=(7, 5.6), sharex=True)
+    for colour, (label, records) in zip(("#2e86c1", "#b03a2e", "#229954"), schedules.items()):
+        for ax, field in zip(axes, ("test_accuracy", "train_loss")):
+            gaps = compare_by_epoch(records, baseline, treatment, field)
+            done = np.arange(1, len(gaps) + 1) / len(gaps)
+            for seed in range(gaps[0].n):
+                ax.plot(done, [g.differences[seed] for g in gaps], color=colour, lw=0.7, alpha=0.45)
+            ax.plot(done, [g.mean for g in gaps], color=colour, marker="o", ms=4,
+                    label=label + text(f" ({gaps[0].n} seed{'s' * (gaps[0].n != 1)})", f"（{gaps[0].n} 个种子）"))
+    for ax, ylabel in zip(axes, (term("test-accuracy gap\n(points, curve subset)"), term("training-loss gap\n(nats)"))):
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set(ylabel=ylabel)
+    axes[1].set(xlabel=text("share of the schedule done (thin: one seed; bold: the mean)",
+                            "训练计划完成的比例（细线：单个种子；粗线：均值）"), xlim=(0, 1.02))
+    axes[0].legend(fontsize=8, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def score_histograms(record, title):
     """How a gate's per-channel mean scores shift over training: one empirical CDF per epoch (the ``last`` gate).
 
