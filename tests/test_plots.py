@@ -70,7 +70,7 @@ def test_verdicts_by_seed_count_draws_a_panel_per_claim_and_a_point_per_seed_cou
 
 
 def test_gaps_by_epoch_draw_a_column_per_comparison_and_a_line_per_seed():
-    from cbam_helpers.display.plots import gaps_by_epoch
+    from cbam_helpers.display.gap_plots import gaps_by_epoch
 
     records = [fake_record(c, s, 80.0, curve=[70.0 + s, 75.0, 80.0 + d])
                for s in range(3) for c, d in ((A, 0.0), (B, -1.0), (C, 0.5))]
@@ -84,7 +84,7 @@ def test_gaps_by_epoch_draw_a_column_per_comparison_and_a_line_per_seed():
 
 
 def test_gaps_by_schedule_meet_at_the_end_of_schedules_of_different_lengths():
-    from cbam_helpers.display.plots import gaps_by_schedule
+    from cbam_helpers.display.gap_plots import gaps_by_schedule
 
     short = [fake_record(c, s, 80.0, curve=[70.0, 80.0 + d]) for s in range(2) for c, d in ((A, 0.0), (B, -2.0))]
     long = [fake_record(c, 0, 80.0, curve=[60.0, 70.0, 75.0, 80.0 + d]) for c, d in ((A, 0.0), (B, -1.0))]

@@ -159,6 +159,62 @@ def test_the_packages_sentences_and_tables_speak_the_edition(monkeypatch):
     assert "undecided" in english[2] and "未定" in chinese[2] and "结论" in chinese[2] and "+0.25" in chinese[2]
 
 
+def test_a_chapters_own_table_is_shown_in_chinese_words_and_its_data_kept():
+    import pandas as pd
+
+    from cbam_helpers.language.frames import word, worded
+
+    columns = pd.MultiIndex.from_tuples([("mean accuracy (%)", "mean"), ("mean accuracy (%)", "peak")],
+                                        names=[None, "cue"])
+    frame = pd.DataFrame([[46.1, 48.7], [72.0, 48.9]], columns=columns,
+                         index=pd.Index(["no gate", "SE (average)"], name="front end"))
+    frame[("as predicted", "")] = ["yes", "none, RGB"]
+    shown = worded(frame)
+    assert list(shown.columns) == [("平均准确率（%）", "均值标记"), ("平均准确率（%）", "峰值标记"), ("符合预测", "")]
+    assert shown.columns.names == [None, "标记"] and shown.index.name == "前端"
+    assert list(shown.index) == ["无门", "SE（平均值）"]
+    assert list(shown.iloc[:, 2]) == ["是", "none, RGB"]  # a configuration's label stays
+    assert shown.iloc[:, :2].equals(frame.iloc[:, :2].set_axis(shown.index).set_axis(shown.columns[:2], axis=1))
+    assert frame.index[0] == "no gate" and frame.iloc[0, 2] == "yes"  # the chapter's own frame is untouched
+    assert word("mean") == "均值" and word("mean", "cue") == "均值标记"  # the cue, not the statistic
+    assert word("seeds for ±0.6") == "±0.6 所需种子数" and word("seed 12") == "种子 12"
+    assert word(0.5) == 0.5 and word("cbam-avg") == "cbam-avg"
+
+
+def test_in_ipython_the_chinese_edition_shows_every_dataframe_in_its_words(monkeypatch):
+    import pandas as pd
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    frame = pd.DataFrame({"predicted": ["helps"], "seeds": [10]})
+    try:
+        with matplotlib.rc_context():
+            monkeypatch.setenv("CBAM_LANG", "en")
+            language.use("zh")
+            shown, _ = shell.display_formatter.format(frame)
+            assert "有帮助" in shown["text/html"] and "种子数" in shown["text/plain"]
+            language.use("en")
+            shown, _ = shell.display_formatter.format(frame)
+            assert "helps" in shown["text/html"] and "有帮助" not in shown["text/plain"]
+    finally:
+        InteractiveShell.clear_instance()
+
+
+@pytest.mark.parametrize("chapter", TWINS)
+def test_no_table_of_the_twin_keeps_an_english_word_the_edition_translates(chapter):
+    """A twin executed before a table word was added to ZH still shows it in English: re-execute it."""
+    import html
+
+    from cbam_helpers.language.frames import word
+
+    outputs = [o for c in twin(chapter)["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    tables = ["".join(o["data"]["text/html"]) for o in outputs if "text/html" in o.get("data", {})]
+    cells = {html.unescape(h).strip() for t in tables if 'class="dataframe' in t
+               for h in re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", t)}
+    left = sorted(h for h in cells if h and word(h) != h)
+    assert not left, f"English table words the edition translates: {left}; run `make zh-notebooks` or execute the twin"
+
+
 def test_a_paragraph_of_chinese_is_joined_where_a_browser_would_show_a_gap():
     text = "门是乘性的：输出是分数\n乘以特征。`code` 和\n中文\n- 列表项\n  续行\n\n```python\n中文\n中文\n```\n$$\n甲\n乙\n$$"
     assert edition.unwrap(text) == ("门是乘性的：输出是分数乘以特征。`code` 和中文\n- 列表项续行\n\n"

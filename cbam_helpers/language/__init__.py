@@ -4,8 +4,8 @@ Every code cell is the same in both editions; what a cell says to the reader fol
 A chapter's reading is written in both languages side by side, ``reading(en=..., zh=...)``, so that a fix to
 the computation lands once and the two sentences are edited together; labels drawn by the package's own
 figures and tables are looked up in :data:`~cbam_helpers.language.terms.ZH` with :func:`term`. The Chinese
-edition's first cell after the set-up calls ``use("zh")``: it sets ``CBAM_LANG`` and gives matplotlib a
-Chinese font.
+edition's first cell after the set-up calls ``use("zh")``: it sets ``CBAM_LANG``, gives matplotlib a
+Chinese font and shows the chapters' own tables in Chinese (:mod:`~cbam_helpers.language.frames`).
 """
 import os
 from pathlib import Path
@@ -47,12 +47,16 @@ def term(english):
 
 
 def use(lang):
-    """Make this process speak ``lang``: set ``CBAM_LANG`` and, for ``'zh'``, draw figures with a Chinese font."""
+    """Make this process speak ``lang``: set ``CBAM_LANG`` and, for ``'zh'``, draw figures with a Chinese font and
+    show DataFrames in Chinese words."""
     if lang not in LANGUAGES:
         raise ValueError(f"lang must be one of {LANGUAGES}, got {lang!r}")
     os.environ["CBAM_LANG"] = lang
     if lang == "zh":
         use_cjk_font()
+    from cbam_helpers.language.frames import show_frames_worded
+
+    show_frames_worded(lang == "zh")  # the chapters' own tables, in IPython
 
 
 def cjk_font_file():

@@ -1,0 +1,70 @@
+"""The chapters' own tables in the Chinese edition: a DataFrame shown in its words, its data untouched.
+
+A chapter's code is shared by both editions, so the tables it builds have English headers and words. In the
+Chinese edition :func:`show_frames_worded` (called by ``use("zh")``) makes IPython show every DataFrame through
+:func:`worded`: each header, index label and string cell that :data:`~cbam_helpers.language.terms.ZH` (or one of
+:data:`~cbam_helpers.language.terms.ZH_PATTERNS`) translates is translated, in a copy for display only, so the
+chapter's asserts still read the English values.
+"""
+import re
+
+from cbam_helpers.language.terms import ZH, ZH_BY_COLUMN, ZH_PATTERNS
+
+
+def word(label, column=None):
+    """``label`` in Chinese: by the words of its ``column`` when that column has its own
+    (:data:`~cbam_helpers.language.terms.ZH_BY_COLUMN`), else by ``ZH``, else by the first matching pattern;
+    anything else (a number, a configuration's label) as it is."""
+    if not isinstance(label, str):
+        return label
+    own = ZH_BY_COLUMN.get(column, {})
+    if label in own:
+        return own[label]
+    if label in ZH:
+        return ZH[label]
+    for pattern, chinese in ZH_PATTERNS:
+        if re.fullmatch(pattern, label):
+            return re.sub(pattern, chinese, label)
+    return label
+
+
+def _axis(index):
+    import pandas as pd
+
+    if isinstance(index, pd.MultiIndex):
+        levels = [level.map(lambda v, n=name: word(v, n)) for level, name in zip(index.levels, index.names)]
+        return index.set_levels(levels).set_names([word(n) for n in index.names])
+    return index.map(lambda v: word(v, index.name)).rename(word(index.name))
+
+
+def worded(frame):
+    """A copy of ``frame`` with its headers, index labels and string cells in the Chinese edition's words."""
+    from pandas.api.types import is_numeric_dtype
+
+    shown = frame.copy()
+    for i, column in enumerate(shown.columns):
+        if not is_numeric_dtype(shown.iloc[:, i]):  # words (object or string dtype); numbers stay as they are
+            shown.isetitem(i, shown.iloc[:, i].map(lambda v, c=column: word(v, c)))
+    shown.index, shown.columns = _axis(shown.index), _axis(shown.columns)
+    return shown
+
+
+def show_frames_worded(on=True):
+    """In IPython, show every DataFrame through :func:`worded` (``on``), or as it is again; outside IPython,
+    nothing."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    import pandas as pd
+
+    html, plain = (shell.display_formatter.formatters[kind] for kind in ("text/html", "text/plain"))
+    if on:
+        html.for_type(pd.DataFrame, lambda frame: worded(frame)._repr_html_())
+        plain.for_type(pd.DataFrame, lambda frame, printer, cycle: printer.text(repr(worded(frame))))
+    else:
+        html.pop(pd.DataFrame, None)
+        plain.pop(pd.DataFrame, None)
