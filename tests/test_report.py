@@ -242,6 +242,21 @@ def test_a_comparison_over_its_first_seeds():
             c.first(n)
 
 
+def test_how_a_gap_moved_between_two_settings_by_hand():
+    from cbam_helpers.evidence.comparisons import PairedComparison, gap_change
+
+    short = PairedComparison("none", "gate", "eight", (0, 1, 2), (-1.0, -3.0, -2.0))
+    long = PairedComparison("none", "gate", "sixteen", (0, 2, 5), (-0.5, -4.0, 1.0))
+    moved = gap_change(short, long)
+    # seeds 0 and 2 have both: -0.5 - (-1) = +0.5, -4 - (-2) = -2
+    assert moved.seeds == (0, 2) and moved.differences == pytest.approx((0.5, -2.0))
+    assert moved.mean == pytest.approx(-0.75) and moved.profile == "eight, sixteen"
+    with pytest.raises(ValueError, match="share no seed"):
+        gap_change(short, PairedComparison("none", "gate", "sixteen", (7,), (1.0,)))
+    with pytest.raises(ValueError, match="not the same gap"):
+        gap_change(short, PairedComparison("none", "other", "sixteen", (0,), (1.0,)))
+
+
 def test_gaps_by_epoch_by_hand():
     from cbam_helpers.evidence.comparisons import compare_by_epoch
 

@@ -166,6 +166,22 @@ def compare(records, baseline, treatment):
     return PairedComparison(baseline.label, treatment.label, profiles, seeds, tuple(b[s] - a[s] for s in seeds))
 
 
+def gap_change(before, after):
+    """How one paired gap moved between two settings, seed by seed: ``after``'s difference minus ``before``'s
+    (two :class:`PairedComparison` s of the same configurations, e.g. at 16 and at 8 epochs) over the seeds both
+    have. Positive: the treatment gained on the baseline."""
+    if (before.baseline, before.treatment) != (after.baseline, after.treatment):
+        raise ValueError(f"not the same gap: {before.treatment} - {before.baseline} against "
+                         f"{after.treatment} - {after.baseline}")
+    old, new = dict(zip(before.seeds, before.differences)), dict(zip(after.seeds, after.differences))
+    seeds = tuple(s for s in after.seeds if s in old)
+    if not seeds:
+        raise ValueError("the two gaps share no seed")
+    return PairedComparison(f"{after.treatment} - {after.baseline}, {before.profile}",
+                            f"{after.treatment} - {after.baseline}, {after.profile}",
+                            f"{before.profile}, {after.profile}", seeds, tuple(new[s] - old[s] for s in seeds))
+
+
 def compare_by_epoch(records, baseline, treatment, field="test_accuracy"):
     """One :class:`PairedComparison` per epoch of an :class:`~cbam_helpers.engine.records.Epoch` ``field``, over
     the seeds both configurations have: accuracies in points (the curve's subset where the profile has one),
