@@ -28,6 +28,12 @@ def word(label, column=None):
     return label
 
 
+def own_words(column):
+    """The label of ``column`` (or of one of its levels, for a MultiIndex column) that has words of its own."""
+    labels = column if isinstance(column, tuple) else (column,)
+    return next((label for label in labels if label in ZH_BY_COLUMN), None)
+
+
 def _axis(index):
     import pandas as pd
 
@@ -44,7 +50,7 @@ def worded(frame):
     shown = frame.copy()
     for i, column in enumerate(shown.columns):
         if not is_numeric_dtype(shown.iloc[:, i]):  # words (object or string dtype); numbers stay as they are
-            shown.isetitem(i, shown.iloc[:, i].map(lambda v, c=column: word(v, c)))
+            shown.isetitem(i, shown.iloc[:, i].map(lambda v, c=own_words(column): word(v, c)))
     shown.index, shown.columns = _axis(shown.index), _axis(shown.columns)
     return shown
 

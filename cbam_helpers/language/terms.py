@@ -174,15 +174,7 @@ ZH = {
     "gap (points)": "差距（百分点）",
     "measured": "实测",
     "as predicted": "符合预测",
-    "helps": "有帮助",
-    "cannot help": "帮不上",
-    "hurts": "有害",
-    "open": "未作预测",
-    "yes": "是",
-    "no": "否",
     "CBAM minus": "CBAM 减",
-    "CBAM higher": "CBAM 更高",
-    "CBAM lower": "CBAM 更低",
     "mean score, speaker": "平均分数，说话者",
     "mean score, silent": "平均分数，沉默通道",
     "speaker has the top score (%)": "说话者分数最高的比例（%）",
@@ -266,8 +258,12 @@ ZH = {
 """English label -> Chinese, for the labels the package itself writes on figures and tables, and the words of
 the chapters' own tables (:mod:`~cbam_helpers.language.frames`)."""
 
-ZH_BY_COLUMN = {"cue": {"mean": "均值标记", "peak": "峰值标记"}}
-"""Words that mean one thing in one column: chapter 2b's cues, not the statistic."""
+PREDICTION_WORDS = {"helps": "有帮助", "cannot help": "帮不上", "hurts": "有害", "open": "未作预测",
+                    "CBAM higher": "CBAM 更高", "CBAM lower": "CBAM 更低"}
+ZH_BY_COLUMN = {"cue": {"mean": "均值标记", "peak": "峰值标记"}, "predicted": PREDICTION_WORDS,
+                "measured": PREDICTION_WORDS, "as predicted": {"yes": "是", "no": "否"}}
+"""Words that mean one thing in one column: chapter 2b's cues (not the statistic), a prediction's words (an
+``open`` prediction, not an open gate)."""
 
 ZH_PATTERNS = (
     (r"seeds for ±(\S+)", r"±\1 所需种子数"),
