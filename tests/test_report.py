@@ -85,6 +85,13 @@ def test_show_words_the_headers():
     assert "ours: mean (%)" in show(summary(records), "c").to_html()
 
 
+def test_show_sets_a_chapters_own_float_columns_at_two_decimals():
+    import pandas as pd
+
+    html = show(pd.DataFrame({"network": ["none"], "file (MB)": [4.571428], "seeds": [3]}), "c").to_html()
+    assert ">4.57<" in html and ">3<" in html and "4.571428" not in html
+
+
 def test_provenance_names_profile_seeds_device_and_data():
     text = provenance(runs(A, [60, 60]))
     for words in ("`cpu` profile", "64x64", "20,000 training", "all test images", "seeds 0, 1",

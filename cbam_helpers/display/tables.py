@@ -14,7 +14,8 @@ from cbam_helpers.evidence.analysis import sampling_error, seeds_for
 from cbam_helpers.engine.profiles import FULL
 from cbam_helpers.engine.records import select
 from cbam_helpers.evidence.comparisons import compare, format_interval
-from cbam_helpers.language import language, term, text
+from cbam_helpers.language import language, text
+from cbam_helpers.language.frames import word, worded
 
 HEADERS = {
     "configuration": "configuration",
@@ -229,12 +230,11 @@ def show(frame, caption, drop=("ci_low", "ci_high", "per_seed", "p")):
     formats = {k: v for k, v in formats.items() if k in frame.columns}
     unbroken = [HEADERS[c] for c in ("interval", "prediction_interval", "per_seed") if HEADERS[c] in frame.columns]
     if language() == "zh":  # headers and worded cells (verdicts) in its words; numbers and labels as they are
-        frame = frame.rename(columns=term).apply(lambda column: column.map(
-            lambda v: term(v) if isinstance(v, str) else v))
-        formats = {term(k): v for k, v in formats.items()}
-        unbroken = [term(c) for c in unbroken]
+        frame = worded(frame)
+        formats = {word(k): v for k, v in formats.items()}
+        unbroken = [word(c) for c in unbroken]
     # spacing and type size come from the book's stylesheet (_static/tables.css)
-    return (frame.style.format(formats, na_rep="n/a").hide(axis="index").set_caption(caption)
+    return (frame.style.format(formats, na_rep="n/a", precision=2).hide(axis="index").set_caption(caption)
             .set_properties(subset=unbroken, **{"white-space": "nowrap"}))
 
 

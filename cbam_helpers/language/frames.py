@@ -1,11 +1,12 @@
-"""The chapters' own tables in the Chinese edition: a DataFrame shown in its words, its data untouched.
+"""The chapters' own tables in the Chinese edition: a DataFrame or Styler shown in its words, its data untouched.
 
 A chapter's code is shared by both editions, so the tables it builds have English headers and words. In the
 Chinese edition :func:`show_frames_worded` (called by ``use("zh")``) makes IPython show every DataFrame through
-:func:`worded`: each header, index label and string cell that :data:`~cbam_helpers.language.terms.ZH` (or one of
+:func:`worded`, and every Styler through :func:`worded_html`: each header, index label and string cell that :data:`~cbam_helpers.language.terms.ZH` (or one of
 :data:`~cbam_helpers.language.terms.ZH_PATTERNS`) translates is translated, in a copy for display only, so the
 chapter's asserts still read the English values.
 """
+import html
 import re
 
 from cbam_helpers.language.terms import ZH, ZH_BY_COLUMN, ZH_PATTERNS
@@ -55,9 +56,28 @@ def worded(frame):
     return shown
 
 
+CELL = re.compile(r"(<t[hd]\b[^>]*>)([^<]*)(</t[hd]>)")
+DATA_COLUMN = re.compile(r'class="data row\d+ col(\d+)')
+
+
+def worded_html(styler):
+    """A Styler's HTML with its header and cell words in Chinese: a data cell by the words of its column (read
+    from the cell's ``colN`` class), formatting and styles as the Styler set them."""
+    columns = styler.data.columns
+
+    def translate(match):
+        opening, content, closing = match.groups()
+        column = DATA_COLUMN.search(opening)
+        label = html.unescape(content).strip()
+        chinese = word(label, own_words(columns[int(column[1])]) if column else None)
+        return match[0] if chinese == label else opening + html.escape(str(chinese), quote=False) + closing
+
+    return CELL.sub(translate, styler._repr_html_())
+
+
 def show_frames_worded(on=True):
-    """In IPython, show every DataFrame through :func:`worded` (``on``), or as it is again; outside IPython,
-    nothing."""
+    """In IPython, show every DataFrame through :func:`worded` and every Styler through :func:`worded_html`
+    (``on``), or as they are again; outside IPython, nothing."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -66,11 +86,14 @@ def show_frames_worded(on=True):
     if shell is None:
         return
     import pandas as pd
+    from pandas.io.formats.style import Styler
 
-    html, plain = (shell.display_formatter.formatters[kind] for kind in ("text/html", "text/plain"))
+    rich, plain = (shell.display_formatter.formatters[kind] for kind in ("text/html", "text/plain"))
     if on:
-        html.for_type(pd.DataFrame, lambda frame: worded(frame)._repr_html_())
+        rich.for_type(pd.DataFrame, lambda frame: worded(frame)._repr_html_())
+        rich.for_type(Styler, worded_html)
         plain.for_type(pd.DataFrame, lambda frame, printer, cycle: printer.text(repr(worded(frame))))
     else:
-        html.pop(pd.DataFrame, None)
+        rich.pop(pd.DataFrame, None)
+        rich.pop(Styler, None)
         plain.pop(pd.DataFrame, None)

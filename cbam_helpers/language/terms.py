@@ -254,6 +254,33 @@ ZH = {
     "share of intervals holding the true gap": "区间包含真实差距的比例",
     "fixed, planned before any run": "固定，在任何运行之前计划",
     "cpu, every configuration": "cpu，每个配置",
+    "network": "网络",
+    "CBAM paper, ResNet-50": "CBAM 论文，ResNet-50",
+    "ECA paper, ResNet-50": "ECA 论文，ResNet-50",
+    "ECA paper, MobileNetV2": "ECA 论文，MobileNetV2",
+    "ours: mean gap": "本书：平均差距",
+    "ours: 95% interval": "本书：95% 区间",
+    "CBAM channel (avg + max)": "CBAM 通道门（平均 + 最大）",
+    "ECA (1-D conv)": "ECA（一维卷积）",
+    "CBAM channel + spatial": "CBAM 通道门 + 空间门",
+    "file (MB)": "文件（MB）",
+    "recorded (%)": "记录中的（%）",
+    "fp16 weights (%)": "fp16 权重（%）",
+    "difference": "差",
+    "numbers compared": "比较的数值个数",
+    "equal to the last bit": "逐位相等的个数",
+    "retrained (%)": "重新训练的（%）",
+    "maps compared": "比较的图",
+    "median correlation": "相关系数的中位数",
+    "share above 0.5": "高于 0.5 的比例",
+    "none and blocks CBAM, same image": "none 与 blocks CBAM，同一张图像",
+    "none and blocks CBAM, different images": "none 与 blocks CBAM，不同的图像",
+    "none, an image and its mirror": "none，一张图像与它的镜像",
+    "blocks CBAM, an image and its mirror": "blocks CBAM，一张图像与它的镜像",
+    "start": "起点",
+    "at insertion (%)": "插入时（%）",
+    "after the fine-tune (%)": "微调后（%）",
+    "whole test set (%)": "整个测试集（%）",
 }
 """English label -> Chinese, for the labels the package itself writes on figures and tables, and the words of
 the chapters' own tables (:mod:`~cbam_helpers.language.frames`)."""
@@ -261,9 +288,10 @@ the chapters' own tables (:mod:`~cbam_helpers.language.frames`)."""
 PREDICTION_WORDS = {"helps": "有帮助", "cannot help": "帮不上", "hurts": "有害", "open": "未作预测",
                     "CBAM higher": "CBAM 更高", "CBAM lower": "CBAM 更低"}
 ZH_BY_COLUMN = {"cue": {"mean": "均值标记", "peak": "峰值标记"}, "predicted": PREDICTION_WORDS,
-                "measured": PREDICTION_WORDS, "as predicted": {"yes": "是", "no": "否"}}
+                "measured": PREDICTION_WORDS, "as predicted": {"yes": "是", "no": "否"},
+                "start": {"fresh": "新初始化", "open": "打开", "identity": "恒等"}}
 """Words that mean one thing in one column: chapter 2b's cues (not the statistic), a prediction's words (an
-``open`` prediction, not an open gate)."""
+``open`` prediction, not an open gate) and the starts of chapter 6b's inserted gates."""
 
 ZH_PATTERNS = (
     (r"seeds for ±(\S+)", r"±\1 所需种子数"),
