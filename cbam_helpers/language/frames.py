@@ -38,9 +38,9 @@ def own_words(column):
 def _axis(index):
     import pandas as pd
 
-    if isinstance(index, pd.MultiIndex):
-        levels = [level.map(lambda v, n=name: word(v, n)) for level, name in zip(index.levels, index.names)]
-        return index.set_levels(levels).set_names([word(n) for n in index.names])
+    if isinstance(index, pd.MultiIndex):  # label by label: two English labels may share one Chinese word
+        return pd.MultiIndex.from_tuples([tuple(word(v, n) for v, n in zip(labels, index.names)) for labels in index],
+                                         names=[word(n) for n in index.names])
     return index.map(lambda v: word(v, index.name)).rename(word(index.name))
 
 
