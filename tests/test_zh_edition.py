@@ -108,6 +108,7 @@ def test_text_reading_and_term_follow_the_edition(monkeypatch):
     monkeypatch.setenv("CBAM_LANG", "zh")
     assert language.text("gate", "门") == "门" and language.term("mean score") == ZH["mean score"]
     assert language.term("blocks r=16, RGB") == "blocks r=16, RGB"  # no entry: as it is
+    assert language.term("seed 3") == "种子 3"  # a numbered label, by the tables' pattern
     assert language.reading(en="a", zh="乙").data == "乙"
     monkeypatch.setenv("CBAM_LANG", "fr")
     with pytest.raises(ValueError, match="CBAM_LANG must be one of"):

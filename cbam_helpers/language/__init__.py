@@ -37,13 +37,14 @@ def reading(en, zh):
 
 
 def term(english):
-    """A label of the package's figures and tables in this edition's language; one with no entry in
-    :data:`~cbam_helpers.language.terms.ZH` stays as it is (a configuration's label, a number)."""
+    """A label of the package's figures and tables in this edition's language, looked up as a table's words are
+    (:func:`~cbam_helpers.language.frames.word`: :data:`~cbam_helpers.language.terms.ZH`, else a pattern); one
+    with no entry stays as it is (a configuration's label, a number)."""
     if language() != "zh":
         return english
-    from cbam_helpers.language.terms import ZH
+    from cbam_helpers.language.frames import word
 
-    return ZH.get(english, english)
+    return word(english)
 
 
 def use(lang):
