@@ -133,6 +133,9 @@ BLOCKS_AVG = Configuration("blocks", gate="cbam-avg", reduction_ratio=16)
 BLOCKS_MAX = Configuration("blocks", gate="cbam-max", reduction_ratio=16)
 BLOCKS_SPATIAL = Configuration("blocks", gate="cbam-spatial", reduction_ratio=16)
 """Gates in every block, all at the CBAM paper's r = 16: both descriptors, average, max, channel + spatial."""
+BLOCKS_IDENTITY = Configuration("blocks", gate="cbam-identity", reduction_ratio=16)
+"""CBAM's channel gate in every block as ``2 Mc(F) F`` with its MLP's output layer zeroed: the untrained network
+is the plain MobileNetV2 of the same seed, output for output."""
 EXPANSION_CBAM = Configuration("expansion", reduction_ratio=16)
 """CBAM's channel gate in every block on the expanded channels, after the depthwise convolution (MobileNetV3's
 place for SE), at r = 16."""

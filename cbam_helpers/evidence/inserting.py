@@ -19,7 +19,7 @@ import time
 import torch
 from torch import nn
 
-from cbam_helpers.nn.attention import ChannelAttention
+from cbam_helpers.nn.attention import ResidualChannelGate
 from cbam_helpers.engine.atomic import write_json
 from cbam_helpers.engine.configs import BASELINE
 from cbam_helpers.nn.mobilenet import MobileNet, gated_blocks
@@ -32,17 +32,6 @@ OPEN_SCORE = 0.99
 FINE_TUNE = ANNEALED.but(name="fine-tune", epochs=4, train_images=3_200, lr=0.004, warmup_epochs=0.0)
 """Four passes over a fixed 3,200-image subset (400 steps of 32), peak lr 0.004 (a fifth of the annealed
 profile's) falling by half a cosine to zero; the curve on the annealed profile's 2,000 curve images."""
-
-
-class ResidualChannelGate(nn.Module):
-    """``F + F * (2 Mc(F) - 1)``, that is ``2 Mc(F) F``: CBAM's channel gate that is the identity at score 0.5."""
-
-    def __init__(self, input_channels, reduction_ratio=16):
-        super().__init__()
-        self.channel_gate = ChannelAttention(input_channels, reduction_ratio)
-
-    def forward(self, x):
-        return 2 * self.channel_gate(x).to(x.dtype) * x
 
 
 def with_gates(trained, start="fresh", reduction_ratio=16, seed=0):
@@ -62,7 +51,7 @@ def with_gates(trained, start="fresh", reduction_ratio=16, seed=0):
         network = MobileNet("blocks", reduction_ratio=reduction_ratio, **shape)
         for block in gated_blocks(network):
             if start == "identity":
-                block.conv[-1] = ResidualChannelGate(block.out_channels, reduction_ratio)
+                block.conv[-1] = ResidualChannelGate(block.out_channels, reduction_ratio, identity_start=False)
             if start in ("open", "identity"):
                 output = block.conv[-1].channel_gate.mlp[-1]
                 nn.init.zeros_(output.weight)
