@@ -219,3 +219,41 @@ def test_a_shut_expansion_gate_leaves_only_the_projections_batch_norm():
     shift = bn.bias - bn.running_mean * bn.weight / torch.sqrt(bn.running_var + bn.eps)
     with torch.no_grad():
         torch.testing.assert_close(block(x), x + shift.view(1, -1, 1, 1).expand_as(x))
+
+
+V2_OUTPUTS = [16, 24, 24, 32, 32, 32, 64, 64, 64, 64, 96, 96, 96, 160, 160, 160, 320]
+
+
+def test_an_identity_start_network_is_the_plain_network_of_its_seed():
+    """``cbam-identity`` (``2 Mc(F) F``, output layer zeroed) scores 0.5 everywhere at the start, so the
+    untrained network gives the plain network's logits; the rest of its weights are ``blocks``' own."""
+    from cbam_helpers.engine.configs import BASELINE, BLOCKS_CBAM, BLOCKS_IDENTITY
+    from cbam_helpers.nn.mobilenet import block_scores
+
+    identity = BLOCKS_IDENTITY.at(3, "smoke").build_model().eval()
+    plain = BASELINE.at(3, "smoke").build_model().eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(identity(x), plain(x), rtol=0, atol=0)
+    assert all(torch.equal(s, torch.full_like(s, 0.5)) for s in block_scores(identity, x))
+    gated = BLOCKS_CBAM.at(3, "smoke").build_model().state_dict()
+    changed = [k for k, v in identity.state_dict().items() if not torch.equal(v, gated[k])]
+    assert changed and all(".mlp.2." in k for k in changed)  # only the zeroed output layers differ
+
+
+def test_an_identity_start_gate_learns_away_from_the_identity():
+    from cbam_helpers.nn.attention import GATES
+
+    torch.manual_seed(0)
+    gate = GATES["cbam-identity"](32, 16)
+    gate(torch.randn(4, 32, 5, 5)).square().mean().backward()
+    assert gate.channel_gate.mlp[-1].weight.grad.abs().sum() > 0
+
+
+def test_an_identity_start_adds_the_parameters_of_the_cbam_blocks(baseline_parameters):
+    # per block: Linear(C, C // 16) and back, with biases (16 and 24 channels get one hidden unit)
+    hidden = [c // 16 for c in V2_OUTPUTS]
+    expected = sum(2 * c * h + h + c for c, h in zip(V2_OUTPUTS, hidden))
+    identity = MobileNet("blocks", reduction_ratio=16, gate="cbam-identity")
+    assert count_parameters(identity) - baseline_parameters == expected
+    assert count_parameters(MobileNet("blocks", reduction_ratio=16)) == count_parameters(identity)
