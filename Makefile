@@ -15,7 +15,7 @@ CHAPTERS := $(sort $(wildcard book/*.ipynb))
 # the Chinese edition's twins (book/zh/edition.py builds them from CHAPTERS and book/zh/translations/)
 ZH_CHAPTERS := $(sort $(wildcard book/zh/*.ipynb))
 
-.PHONY: book zh-book test unit nbval book-strict notebooks zh-notebooks reproduce bench clean
+.PHONY: book zh-book system test unit nbval book-strict notebooks zh-notebooks reproduce bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,12 +27,29 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --keep-going
 	$(MAKE) zh-book JB_FLAGS=--keep-going
+	@echo "The book: open _build/html/intro.html (English) or _build/html/zh/intro.html (中文)."
 
 zh-book: $(STAMP)
 	$(VENV)/bin/jupyter-book build book/zh --path-output _build/zh $(JB_FLAGS)
 	rm -rf _build/html/zh && mkdir -p _build/html && cp -r _build/zh/_build/html _build/html/zh
 
-test: unit nbval book-strict
+# What the checks need beyond Python: venv (Debian splits it off) and Chromium for the rendered-book checks; the
+# Chinese glyphs come from the environment's Noto Sans CJK (mplfonts), not the system's fonts. Installed here as
+# root on Debian, else named with the command that installs them, before anything slow runs.
+system:
+	@missing=""; \
+	$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || test -x $(PY) || missing="$$missing python3-venv"; \
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's$$missing for make test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "make test needs$$missing: sudo apt-get install$$missing (Debian, Ubuntu)"; exit 1; \
+	  fi; \
+	fi
+
+test: system unit nbval book-strict
 	$(PY) -m pytest -q tests/test_rendered_book.py
 
 unit: $(STAMP)
@@ -43,9 +60,10 @@ ifneq ($(CHAPTERS),)
 	CBAM_PROFILE=smoke MPLBACKEND=agg $(PY) -m pytest -q --nbval-lax -p no:cacheprovider $(CHAPTERS) $(ZH_CHAPTERS)
 endif
 
+# --all: every page of both editions is rebuilt and checked, not only those changed since the last build
 book-strict: $(STAMP)
-	$(VENV)/bin/jupyter-book build . -n -W --keep-going
-	$(MAKE) zh-book JB_FLAGS="-n -W --keep-going"
+	$(VENV)/bin/jupyter-book build . --all -n -W --keep-going
+	$(MAKE) zh-book JB_FLAGS="--all -n -W --keep-going"
 
 notebooks: $(STAMP)
 	for nb in $(CHAPTERS); do $(if $(PROFILE),CBAM_PROFILE=$(PROFILE)) MPLBACKEND=module://matplotlib_inline.backend_inline $(VENV)/bin/jupyter-execute --inplace --timeout=-1 $$nb || exit 1; done

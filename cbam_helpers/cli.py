@@ -11,8 +11,12 @@ from cbam_helpers.engine.profiles import PROFILES
 from cbam_helpers.nn.checker import check_gate
 
 
+DESCRIPTION = ("Reproduce the book's CIFAR-10 experiments, print their tables, benchmark the training pipeline and "
+               "check a channel gate you wrote.")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cbam_helpers", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m cbam_helpers", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
 
     reproduce = commands.add_parser("reproduce", help="train what is missing of the experiments, print the tables",

@@ -147,8 +147,9 @@ def test_cli_help_documents_every_command(capsys):
     with pytest.raises(SystemExit):
         cli_main(["--help"])
     text = capsys.readouterr().out
-    for command in ("reproduce", "summary", "bench", "throughput"):
+    for command in ("reproduce", "summary", "bench", "throughput", "check"):
         assert command in text
+    assert "``" not in text and ":func:" not in text, "raw reST markup in --help"
 
 
 def test_recorded_seeds(data, tmp_path):

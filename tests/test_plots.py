@@ -110,3 +110,15 @@ def test_the_forest_shades_the_margin_when_asked():
     assert len(shaded.axes[0].patches) == len(plain.axes[0].patches) + 1
     assert "±0.6 points: no gap" in [t.get_text() for t in shaded.legends[0].get_texts()]
     plt.close("all")
+
+
+def test_the_diagrams_box_labels_are_no_smaller_than_axis_labels():
+    from cbam_helpers.display import placement_plots, plots
+    from cbam_helpers.synthetic import spatial_plots
+
+    for draw in (plots.gate_diagram, plots.placements_diagram, placement_plots.placement_diagrams,
+                 spatial_plots.spatial_gate_diagram):
+        fig = draw()
+        sizes = [t.get_fontsize() for ax in fig.axes for t in ax.texts if t.get_text().strip() not in ("", "+")]
+        assert sizes and min(sizes) >= plots.label_size(), draw.__name__
+        plt.close(fig)

@@ -1,5 +1,6 @@
 """Open every chapter of the built book in headless Chromium and check what a reader sees."""
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -33,17 +34,37 @@ def chapters():
     return english + chinese
 
 
+def cjk_fonts_config(folder):
+    """A fontconfig file that adds the environment's Noto Sans CJK (from ``mplfonts``, which the Chinese edition's
+    figures draw with) to the system's fonts, so that the glyph checks do not depend on what the machine has."""
+    import mplfonts
+
+    fonts = Path(mplfonts.__file__).parent / "fonts"
+    config = folder / "fonts.conf"
+    config.write_text(f"""<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig>
+  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>
+  <dir>{fonts}</dir>
+  <cachedir>{folder / "cache"}</cachedir>
+</fontconfig>
+""")
+    return config
+
+
 def run_chromium(tmp_path, *args):
     profile = tmp_path / "chromium-profile"
+    environment = dict(os.environ, FONTCONFIG_FILE=str(cjk_fonts_config(tmp_path)))
     result = subprocess.run(
         [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, env=environment,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (`.ci/run` installs Debian's package)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (`make test` installs Debian's "
+                                                          "package, or names it where it cannot)")
 
 
 PAGES = chapters()

@@ -2,6 +2,7 @@
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
 
+from cbam_helpers.display.plots import label_size
 from cbam_helpers.engine.costs import AGAIN
 from cbam_helpers.nn.placements import v2_blocks
 from cbam_helpers.language import term, text
@@ -14,13 +15,13 @@ def block_diagram(steps, gate, identity, title, ax=None):
         fig, ax = plt.subplots(figsize=(10, 1.9))
         fig.patch.set_facecolor("white")
     ax.axis("off")
-    width, gap = 1.05, 0.3
+    width, gap = 1.3, 0.3
     ax.set(xlim=(-0.9, len(steps) * (width + gap) + 0.9), ylim=(-0.2, 1.9), title=title)
     for i, text in enumerate(steps):
         x = i * (width + gap)
         colour = "#f5b7b1" if i == gate else "#d6eaf8"
         ax.add_patch(FancyBboxPatch((x, 0.3), width, 0.6, boxstyle="round,pad=0.04", fc=colour, ec="0.3"))
-        ax.text(x + width / 2, 0.6, text, ha="center", va="center", fontsize=8, color="black")
+        ax.text(x + width / 2, 0.6, text, ha="center", va="center", fontsize=label_size(), color="black")
         if i:
             ax.annotate("", xy=(x, 0.6), xytext=(x - gap, 0.6), arrowprops=dict(arrowstyle="->", color="0.2"))
     end = len(steps) * (width + gap) - gap
@@ -30,13 +31,13 @@ def block_diagram(steps, gate, identity, title, ax=None):
         ax.annotate("", xy=(end + 0.25, 0.6), xytext=(end, 0.6), arrowprops=dict(arrowstyle="->", color="0.2"))
         ax.plot([-0.5, -0.5, end + 0.35, end + 0.35], [0.6, 1.55, 1.55, 0.8], color="#b03a2e", lw=1.2)
         label = identity if isinstance(identity, str) else text("identity", "恒等路径")
-        ax.text(end / 2, 1.62, label, ha="center", fontsize=8, color="#b03a2e")
+        ax.text(end / 2, 1.62, label, ha="center", fontsize=label_size(), color="#b03a2e")
     return ax.figure
 
 
 def placement_diagrams():
     """The three placements of the placement chapter, one row each; the gate is the red box."""
-    fig, axes = plt.subplots(3, 1, figsize=(10, 5.6))
+    fig, axes = plt.subplots(3, 1, figsize=(10, 6.2))
     fig.patch.set_facecolor("white")
     expand, project = text("conv 1x1\nexpand", "conv 1x1\n扩展"), text("conv 1x1\nproject", "conv 1x1\n投影")
     depthwise, stride_one = text("depthwise", "深度卷积"), text("only when stride 1 and C_in = C_out",

@@ -13,6 +13,13 @@ from cbam_helpers.language import term, text
 from cbam_helpers.display.tables import extra_channel_scores, history_frame
 
 
+def label_size():
+    """The figures' axis-label size in points: the smallest type a diagram's boxes use."""
+    from matplotlib.font_manager import FontProperties
+
+    return FontProperties(size=plt.rcParams["axes.labelsize"]).get_size_in_points()
+
+
 def learning_curves(records, title):
     """Test accuracy and training loss per epoch, one line per configuration (mean over seeds, band = spread)."""
     frame = history_frame(records)
@@ -140,11 +147,11 @@ def placements_diagram():
     fig, ax = plt.subplots(figsize=(11, 2.6))
     for i, text in enumerate(stages):
         ax.add_patch(plt.Rectangle((i * 1.5, 0), 1.1, 1, facecolor="#dde7f3", edgecolor="#345"))
-        ax.text(i * 1.5 + 0.55, 0.5, text, ha="center", va="center", fontsize=9)
+        ax.text(i * 1.5 + 0.55, 0.5, text, ha="center", va="center", fontsize=label_size())
         if i:
             ax.annotate("", xy=(i * 1.5, 0.5), xytext=(i * 1.5 - 0.4, 0.5), arrowprops=dict(arrowstyle="->"))
     for x, text in gates.items():
-        ax.text(x, 1.45, f"CBAM {text}", ha="center", va="bottom", fontsize=9, color="#b03a2e")
+        ax.text(x, 1.45, f"CBAM {text}", ha="center", va="bottom", fontsize=label_size(), color="#b03a2e")
         ax.annotate("", xy=(x, 1.02), xytext=(x, 1.42), arrowprops=dict(arrowstyle="->", color="#b03a2e"))
     ax.set(xlim=(-0.2, 8.9), ylim=(-0.2, 2.2))
     ax.axis("off")
@@ -227,7 +234,7 @@ def gate_diagram():
     for name, (x, y, text, colour) in boxes.items():
         w = width.get(name, 1.15)
         ax.add_patch(FancyBboxPatch((x, y), w, 0.8, boxstyle="round,pad=0.05", fc=colour, ec="0.3"))
-        ax.text(x + w / 2, y + 0.4, text, ha="center", va="center", fontsize=9, color="black")
+        ax.text(x + w / 2, y + 0.4, text, ha="center", va="center", fontsize=label_size(), color="black")
         centre[name] = (x, y + 0.4, x + w)
     arrow = dict(arrowstyle="->", color="0.2", lw=1.2)
     for a, b in [("F", "avg"), ("F", "max"), ("avg", "mlp_avg"), ("max", "mlp_max"), ("mlp_avg", "sum"),
@@ -236,8 +243,9 @@ def gate_diagram():
     left, right = centre["F"][0] + 0.75, centre["out"][0] + 0.75
     ax.plot([left, left, right], [2.1, 3.2, 3.2], color="#b03a2e", lw=1.2)
     ax.annotate("", xy=(right, 2.1), xytext=(right, 3.2), arrowprops=dict(arrowstyle="->", color="#b03a2e", lw=1.2))
-    ax.text(5.6, 3.28, term("F itself, scaled channel by channel"), ha="center", fontsize=8.5, color="#b03a2e")
-    ax.text(4.72, 1.62, term("same weights"), ha="center", fontsize=8, style="italic", color="0.3")
+    ax.text(5.6, 3.28, term("F itself, scaled channel by channel"), ha="center", fontsize=label_size(),
+            color="#b03a2e")
+    ax.text(4.72, 1.62, term("same weights"), ha="center", fontsize=label_size(), style="italic", color="0.3")
     fig.tight_layout()
     return fig
 

@@ -2,6 +2,7 @@
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
+from cbam_helpers.display.plots import label_size
 from cbam_helpers.synthetic.spatial_tasks import LABELS, generate
 from cbam_helpers.language import term
 
@@ -23,13 +24,14 @@ def spatial_gate_diagram():
     for name, x, y, text in boxes:
         w = width[name]
         ax.add_patch(FancyBboxPatch((x, y), w, 0.75, boxstyle="round,pad=0.05", fc=colours[name], ec="0.3"))
-        ax.text(x + w / 2, y + 0.375, text, ha="center", va="center", fontsize=9, color="black")
+        ax.text(x + w / 2, y + 0.375, text, ha="center", va="center", fontsize=label_size(), color="black")
         where[name] = (x, y + 0.375, x + w)
     arrow = dict(arrowstyle="->", color="0.2", lw=1.2)
     for a, b in [("F", "avg"), ("F", "max"), ("avg", "cat"), ("max", "cat"), ("cat", "conv"), ("conv", "sig"),
                  ("sig", "out")]:
         ax.annotate("", xy=(where[b][0], where[b][1]), xytext=(where[a][2], where[a][1]), arrowprops=arrow)
-    ax.text(9.15, 0.55, term("one score per position,\nthe same for every channel"), ha="center", va="top", fontsize=8,
+    ax.text(9.15, 0.55, term("one score per position,\nthe same for every channel"), ha="center", va="top",
+            fontsize=label_size(),
             color="#b03a2e")
     fig.tight_layout()
     return fig
