@@ -109,3 +109,40 @@ def fine_tune_curves(records):
     close.legend(frameon=False, fontsize=7, ncol=2, loc="center right")
     fig.tight_layout()
     return fig
+
+
+def excitations_by_class(scores, labels, blocks):
+    """The SE paper's excitation plot for each of ``blocks`` (numbered from 1): every channel's mean score over the
+    images of each class, one line per class, channels in the order of their mean over all images."""
+    fig, axes = plt.subplots(1, len(blocks), figsize=(2.6 * len(blocks), 2.8), sharey=True)
+    colours = plt.get_cmap("tab10")
+    for ax, block in zip(axes, blocks):
+        per_image = scores[block - 1]
+        order = torch.argsort(per_image.mean(0))
+        for k, name in enumerate(CLASSES):
+            ax.plot(per_image[labels == k].mean(0)[order].numpy(), color=colours(k), lw=0.9, label=term(name))
+        ax.set_title(f"{term('block')} {block} (C = {per_image.shape[1]})", fontsize=9)
+        ax.set_xlabel(term("channel, sorted by mean score"))
+        ax.set_ylim(0, 1)
+    axes[0].set_ylabel(term("mean score over a class"))
+    axes[-1].legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def gate_constancy(summary):
+    """By block: how much of each gate's score variance is the same for every image (its channel means), and the
+    accuracy change when its scores are replaced by those means."""
+    fig, (share, cost) = plt.subplots(1, 2, figsize=(8.5, 2.8), sharex=True)
+    blocks = summary["block"]
+    share.bar(blocks, summary["constant part (%)"], color="tab:blue")
+    share.set_ylabel(term("constant part (%)"))
+    share.set_ylim(0, 100)
+    cost.bar(blocks, summary["held constant (points)"], color="tab:red")
+    cost.axhline(0, color="black", lw=0.8)
+    cost.set_ylabel(term("accuracy change (points)"))
+    for ax in (share, cost):
+        ax.set_xlabel(term("block"))
+        ax.set_xticks(list(blocks)[::2])
+    fig.tight_layout()
+    return fig
