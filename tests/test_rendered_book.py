@@ -115,13 +115,29 @@ def test_no_code_block_is_wider_than_the_column(chapter, source, tmp_path):
     assert not wide, f"{len(wide)} code blocks wider than the column, starting: {wide}"
 
 
-def probed(page, script, tmp_path, attribute):
+# At a phone's width, whatever is wider than the screen (a table, a formula) scrolls inside its own box: the page
+# itself never scrolls sideways.
+PHONE_PROBE = """<script>
+window.addEventListener("load", () => {
+  const page = document.documentElement;
+  document.body.setAttribute("data-phone", JSON.stringify({overflow: page.scrollWidth - page.clientWidth}));
+});
+</script>"""
+
+
+@pytest.mark.parametrize("chapter, source", PAGES, ids=IDS)
+def test_at_a_phones_width_nothing_runs_off_the_page(chapter, source, tmp_path):
+    found = probed(HTML / f"{chapter}.html", PHONE_PROBE, tmp_path, "data-phone", width=390)
+    assert found["overflow"] <= 1, f"the page scrolls sideways by {found['overflow']} px at 390 px"
+
+
+def probed(page, script, tmp_path, attribute, width=1280):
     """Run ``script`` in ``page`` (a copy beside it, so that its links resolve) and read the attribute it sets on
     <body>."""
     probe = page.with_name(page.stem + ".probe.html")
     probe.write_text(page.read_text().replace("</body>", script + "</body>"))
     try:
-        dom = run_chromium(tmp_path, "--window-size=1280,2400", "--dump-dom", probe.as_uri())
+        dom = run_chromium(tmp_path, f"--window-size={width},2400", "--dump-dom", probe.as_uri())
     finally:
         probe.unlink()
     found = re.search(rf'{attribute}="([^"]*)"', dom)
