@@ -131,15 +131,26 @@ def test_at_a_phones_width_nothing_runs_off_the_page(chapter, source, tmp_path):
     assert found["overflow"] <= 1, f"the page scrolls sideways by {found['overflow']} px at 390 px"
 
 
-def probed(page, script, tmp_path, attribute, width=1280):
+def probed(page, script, tmp_path, attribute, width=None):
     """Run ``script`` in ``page`` (a copy beside it, so that its links resolve) and read the attribute it sets on
-    <body>."""
+    <body>. With ``width``, the page is laid out in a frame that wide: headless Chromium's window is never
+    narrower than 500 px, and a phone is."""
     probe = page.with_name(page.stem + ".probe.html")
     probe.write_text(page.read_text().replace("</body>", script + "</body>"))
+    frame = page.with_name(page.stem + ".frame.html")
+    frame.write_text(f"""<html><body style="margin:0">
+<iframe id="page" src="{probe.name}" style="width:{width}px;height:2400px;border:0"></iframe>
+<script>document.getElementById("page").addEventListener("load", (event) => {{
+  const inner = event.target.contentDocument.body;
+  document.body.setAttribute("{attribute}", inner.getAttribute("{attribute}"));
+}});</script></body></html>""")
     try:
-        dom = run_chromium(tmp_path, f"--window-size={width},2400", "--dump-dom", probe.as_uri())
+        shown = frame if width else probe
+        dom = run_chromium(tmp_path, "--allow-file-access-from-files", "--window-size=1280,2400", "--dump-dom",
+                           shown.as_uri())
     finally:
         probe.unlink()
+        frame.unlink()
     found = re.search(rf'{attribute}="([^"]*)"', dom)
     assert found, f"the probe did not run on {page.name}"
     return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
