@@ -122,10 +122,10 @@ def excitations_by_class(scores, labels, blocks):
         for k, name in enumerate(CLASSES):
             ax.plot(per_image[labels == k].mean(0)[order].numpy(), color=colours(k), lw=0.9, label=term(name))
         ax.set_title(f"{term('block')} {block} (C = {per_image.shape[1]})", fontsize=9)
-        ax.set_xlabel(term("channel, sorted by mean score"))
         ax.set_ylim(0, 1)
     axes[0].set_ylabel(term("mean score over a class"))
     axes[-1].legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.supxlabel(term("channel, sorted by mean score"), fontsize=plt.rcParams["axes.labelsize"])
     fig.tight_layout()
     return fig
 
