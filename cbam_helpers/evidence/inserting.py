@@ -50,14 +50,13 @@ def with_gates(trained, start="fresh", reduction_ratio=16, seed=0):
         torch.manual_seed(seed)
         network = MobileNet("blocks", reduction_ratio=reduction_ratio, **shape)
         for block in gated_blocks(network):
-            if start == "identity":
-                block.conv[-1] = ResidualChannelGate(block.out_channels, reduction_ratio, identity_start=False)
-            if start in ("open", "identity"):
+            if start == "identity":  # the output layer zeroed: every score 0.5, times 2
+                block.conv[-1] = ResidualChannelGate(block.out_channels, reduction_ratio)
+            elif start == "open":
                 output = block.conv[-1].channel_gate.mlp[-1]
                 nn.init.zeros_(output.weight)
                 # the two descriptors' outputs are summed: each carries half the logit
-                bias = math.log(OPEN_SCORE / (1 - OPEN_SCORE)) / 2 if start == "open" else 0.0
-                nn.init.constant_(output.bias, bias)
+                nn.init.constant_(output.bias, math.log(OPEN_SCORE / (1 - OPEN_SCORE)) / 2)
     missing, unexpected = network.load_state_dict(trained.state_dict(), strict=False)
     assert not unexpected and all(".channel_gate." in key for key in missing), (missing, unexpected)
     return network
