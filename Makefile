@@ -27,7 +27,7 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --keep-going
 	$(MAKE) zh-book JB_FLAGS=--keep-going
-	@echo "The book: open _build/html/intro.html (English) or _build/html/zh/intro.html (中文)."
+	@echo "The book: open _build/html/book/intro.html (English) or _build/html/zh/intro.html (中文)."
 
 zh-book: $(STAMP)
 	$(VENV)/bin/jupyter-book build book/zh --path-output _build/zh $(JB_FLAGS)
