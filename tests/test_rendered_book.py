@@ -137,20 +137,21 @@ def probed(page, script, tmp_path, attribute, width=None):
     narrower than 500 px, and a phone is."""
     probe = page.with_name(page.stem + ".probe.html")
     probe.write_text(page.read_text().replace("</body>", script + "</body>"))
-    frame = page.with_name(page.stem + ".frame.html")
-    frame.write_text(f"""<html><body style="margin:0">
+    shown = probe
+    if width:
+        shown = page.with_name(page.stem + ".frame.html")
+        shown.write_text(f"""<html><body style="margin:0">
 <iframe id="page" src="{probe.name}" style="width:{width}px;height:2400px;border:0"></iframe>
 <script>document.getElementById("page").addEventListener("load", (event) => {{
   const inner = event.target.contentDocument.body;
   document.body.setAttribute("{attribute}", inner.getAttribute("{attribute}"));
 }});</script></body></html>""")
     try:
-        shown = frame if width else probe
         dom = run_chromium(tmp_path, "--allow-file-access-from-files", "--window-size=1280,2400", "--dump-dom",
                            shown.as_uri())
     finally:
         probe.unlink()
-        frame.unlink()
+        shown.unlink(missing_ok=True)
     found = re.search(rf'{attribute}="([^"]*)"', dom)
     assert found, f"the probe did not run on {page.name}"
     return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")

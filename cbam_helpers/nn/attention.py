@@ -63,16 +63,15 @@ class CBAM(ChannelGate):
 class ResidualChannelGate(ScoredGate):
     """``F + F * (2 Mc(F) - 1)``, that is ``2 Mc(F) F``: CBAM's channel gate that is the identity at score 0.5.
 
-    With ``identity_start`` the MLP's output layer starts at zero, so every score is exactly 0.5 and the
-    gate passes its input unchanged until training moves the MLP (GCT's and NFNets' way to start a gate).
+    The MLP's output layer starts at zero, so every score is exactly 0.5 and the gate passes its input unchanged
+    until training moves the MLP (GCT's and NFNets' way to start a gate).
     """
 
-    def __init__(self, input_channels, reduction_ratio=16, identity_start=True):
+    def __init__(self, input_channels, reduction_ratio=16):
         super().__init__(ChannelAttention(input_channels, reduction_ratio))
-        if identity_start:
-            output = self.channel_gate.mlp[-1]
-            nn.init.zeros_(output.weight)
-            nn.init.zeros_(output.bias)
+        output = self.channel_gate.mlp[-1]
+        nn.init.zeros_(output.weight)
+        nn.init.zeros_(output.bias)
 
     def forward(self, x):
         return 2 * super().forward(x)
@@ -160,8 +159,9 @@ GATES = {
 """Modules a :class:`~cbam_helpers.MobileNet` can place, by name: ``GATES[name](channels, reduction_ratio)``.
 
 ``cbam`` is the post's gate, CBAM's channel half (:class:`ChannelGate`); ``cbam-avg`` / ``cbam-max`` feed it one
-descriptor (``cbam-avg`` is SE-Net's gate); ``cbam-spatial`` is the paper's whole :class:`CBAM`; ``cbam-identity`` is
-CBAM's channel gate as ``2 Mc(F) F`` started at the identity (:class:`ResidualChannelGate`); ``eca`` is ECA-Net's; ``cbam-constant``, ``scale`` and ``residual-mlp`` are controls.
+descriptor (``cbam-avg`` is SE-Net's gate); ``cbam-spatial`` is the paper's whole :class:`CBAM`;
+``cbam-identity`` is CBAM's channel gate as ``2 Mc(F) F`` started at the identity (:class:`ResidualChannelGate`);
+``eca`` is ECA-Net's; ``cbam-constant``, ``scale`` and ``residual-mlp`` are controls.
 """
 
 

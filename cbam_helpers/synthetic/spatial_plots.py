@@ -31,8 +31,7 @@ def spatial_gate_diagram():
                  ("sig", "out")]:
         ax.annotate("", xy=(where[b][0], where[b][1]), xytext=(where[a][2], where[a][1]), arrowprops=arrow)
     ax.text(9.15, 0.55, term("one score per position,\nthe same for every channel"), ha="center", va="top",
-            fontsize=label_size(),
-            color="#b03a2e")
+            fontsize=label_size(), color="#b03a2e")
     fig.tight_layout()
     return fig
 
