@@ -257,3 +257,34 @@ def test_an_identity_start_adds_the_parameters_of_the_cbam_blocks(baseline_param
     identity = MobileNet("blocks", reduction_ratio=16, gate="cbam-identity")
     assert count_parameters(identity) - baseline_parameters == expected
     assert count_parameters(MobileNet("blocks", reduction_ratio=16)) == count_parameters(identity)
+
+
+def test_the_practice_gate_starts_as_the_identity_with_at_least_eight_hidden_units(baseline_parameters):
+    """``cbam-identity-h8-nodecay``: the identity start, ``max(8, C // 16)`` hidden units per gate."""
+    from cbam_helpers.engine.configs import BASELINE, BLOCKS_PRACTICE
+    from cbam_helpers.nn.mobilenet import block_scores
+
+    practice = BLOCKS_PRACTICE.at(3, "smoke").build_model().eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(practice(x), BASELINE.at(3, "smoke").build_model().eval()(x), rtol=0, atol=0)
+    assert all(torch.equal(s, torch.full_like(s, 0.5)) for s in block_scores(practice, x))
+    hidden = [max(8, c // 16) for c in V2_OUTPUTS]
+    expected = sum(2 * c * h + h + c for c, h in zip(V2_OUTPUTS, hidden))
+    assert count_parameters(practice) - baseline_parameters == expected
+
+
+def test_only_the_practice_gates_parameters_go_undecayed():
+    from cbam_helpers.engine.train import parameter_groups
+
+    def undecayed_matrices(gate):
+        model = MobileNet("blocks", reduction_ratio=16, gate=gate)
+        decayed, plain = parameter_groups(model, 5e-4)
+        assert decayed["weight_decay"] == 5e-4 and plain["weight_decay"] == 0.0
+        assert len(decayed["params"]) + len(plain["params"]) == len(list(model.parameters()))
+        return sum(p.numel() for p in plain["params"] if p.ndim > 1)
+
+    assert undecayed_matrices("cbam-identity") == 0
+    practice = MobileNet("blocks", reduction_ratio=16, gate="cbam-identity-h8-nodecay")
+    gate_matrices = sum(p.numel() for n, p in practice.named_parameters() if ".mlp." in n and p.ndim > 1)
+    assert gate_matrices > 0 and undecayed_matrices("cbam-identity-h8-nodecay") == gate_matrices

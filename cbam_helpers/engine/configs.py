@@ -136,6 +136,8 @@ BLOCKS_SPATIAL = Configuration("blocks", gate="cbam-spatial", reduction_ratio=16
 BLOCKS_IDENTITY = Configuration("blocks", gate="cbam-identity", reduction_ratio=16)
 """CBAM's channel gate in every block as ``2 Mc(F) F`` with its MLP's output layer zeroed: the untrained network
 is the plain MobileNetV2 of the same seed, output for output."""
+BLOCKS_PRACTICE = Configuration("blocks", gate="cbam-identity-h8-nodecay", reduction_ratio=16)
+"""``BLOCKS_IDENTITY`` with at least 8 hidden units per gate and no weight decay on the gates' parameters."""
 EXPANSION_CBAM = Configuration("expansion", reduction_ratio=16)
 """CBAM's channel gate in every block on the expanded channels, after the depthwise convolution (MobileNetV3's
 place for SE), at r = 16."""

@@ -75,9 +75,12 @@ def optimizer_step(loss, optimizer, scaler, scheduler=None):
 
 
 def parameter_groups(model, weight_decay):
-    """Weight decay on convolution and linear weights only: not on BatchNorm weights and biases (1-D tensors)."""
-    decayed = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-    plain = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    """Weight decay on convolution and linear weights only: not on BatchNorm weights and biases (1-D tensors),
+    nor on any parameter of a module whose ``decays`` is False (a gate built to go undecayed)."""
+    exempt = {id(p) for m in model.modules() if getattr(m, "decays", True) is False for p in m.parameters()}
+    trained = [p for p in model.parameters() if p.requires_grad]
+    decayed = [p for p in trained if p.ndim > 1 and id(p) not in exempt]
+    plain = [p for p in trained if p.ndim <= 1 or id(p) in exempt]
     return [dict(params=decayed, weight_decay=weight_decay), dict(params=plain, weight_decay=0.0)]
 
 

@@ -4,7 +4,7 @@ import os
 from typing import NamedTuple
 
 from cbam_helpers.engine.configs import (BASELINE, BLOCKS_AVG, BLOCKS_CBAM, BLOCKS_ECA, BLOCKS_MAX, BLOCKS_SPATIAL,
-                      BLOCKS_IDENTITY, EXPANSION_CBAM,
+                      BLOCKS_IDENTITY, BLOCKS_PRACTICE, EXPANSION_CBAM,
                       FIRST_CONSTANT_ON_NOISE, FIRST_ON_GRAY, FIRST_ON_NOISE, FIRST_SCALE_ON_NOISE, LAST, LAST_R16,
                       LAST_RESIDUAL_MLP, NOISY_BASELINE)
 from cbam_helpers.engine.data import load_cifar10
@@ -26,6 +26,7 @@ EXPERIMENTS = {
     "schedule": (BASELINE, BLOCKS_CBAM),
     "placement": (BASELINE, BLOCKS_CBAM, EXPANSION_CBAM),
     "start": (BASELINE, BLOCKS_CBAM, BLOCKS_IDENTITY),
+    "practice": (BASELINE, BLOCKS_IDENTITY, BLOCKS_PRACTICE),
 }
 """Each experiment's configurations (:mod:`.configs`).
 
@@ -39,7 +40,8 @@ post's four configurations and two matched controls, the same parameters as ``la
 max, ECA-Net's convolution, and CBAM with its spatial gate. ``schedule`` is run on ``annealed16`` (twice the
 epochs) to ask whether the gated network was under-trained; ``placement`` adds CBAM's channel gate on the expanded
 channels inside each block (``expansion``) to the annealed runs; ``start`` trains CBAM's channel gate in every block
-started as the identity (``cbam-identity``), so that the untrained network is the plain one.
+started as the identity (``cbam-identity``), so that the untrained network is the plain one; ``practice`` adds
+to that start what light networks' practice does, at least 8 hidden units and no weight decay on the gates.
 """
 
 class Claim(NamedTuple):
@@ -104,11 +106,14 @@ QUESTIONS = {
                   ("CBAM in the expansion - on the output", BLOCKS_CBAM, EXPANSION_CBAM)),
     "start": (("CBAM from the identity - none", BASELINE, BLOCKS_IDENTITY),
               ("CBAM from the identity - from a fresh start", BLOCKS_CBAM, BLOCKS_IDENTITY)),
+    "practice": (("CBAM as practice builds it - none", BASELINE, BLOCKS_PRACTICE),
+                 ("CBAM as practice builds it - from the identity", BLOCKS_IDENTITY, BLOCKS_PRACTICE)),
 }
 """Chapter 6's comparisons, per experiment; ``gates`` holds the planned comparisons of the annealed `blocks` runs,
 ``schedule`` the one asked again at twice the epochs, ``placement`` the gate's two places in the block."""
 
-PLANNED_SEEDS = {"schedule": (0, 1, 2), "placement": (0, 1, 2), "start": tuple(range(8))}
+PLANNED_SEEDS = {"schedule": (0, 1, 2), "placement": (0, 1, 2), "start": tuple(range(8)),
+                 "practice": tuple(range(8))}
 """The seeds planned for the questions of why the gates cost accuracy: three per configuration, read when all
 have landed."""
 

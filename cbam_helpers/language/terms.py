@@ -278,12 +278,13 @@ ZH = {
     "none, an image and its mirror": "none，一张图像与它的镜像",
     "blocks CBAM, an image and its mirror": "blocks CBAM，一张图像与它的镜像",
     "start": "起点", "at insertion (%)": "插入时（%）", "after the fine-tune (%)": "微调后（%）",
-    "whole test set (%)": "整个测试集（%）",
-    "hidden units": "隐藏单元", "live": "活跃的", "map side": "特征图边长", "constant part (%)": "常数部分（%）",
+    "whole test set (%)": "整个测试集（%）", "hidden units": "隐藏单元", "live": "活跃的", "map side": "特征图边长", "constant part (%)": "常数部分（%）",
     "class part (%)": "类别部分（%）", "saturated (%)": "饱和（%）", "held constant (points)": "固定为常数（百分点）",
     "mean score over a class": "一个类别上的平均分数", "accuracy change (points)": "准确率变化（百分点）",
     "CBAM from the identity - none": "从恒等起步的 CBAM - none",
     "CBAM from the identity - from a fresh start": "从恒等起步的 CBAM - 新初始化的 CBAM",
+    "CBAM as practice builds it - none": "按惯常做法搭建的 CBAM - none",
+    "CBAM as practice builds it - from the identity": "按惯常做法搭建的 CBAM - 从恒等起步的 CBAM",
     **dict(zip(("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
                ("飞机", "汽车", "鸟", "猫", "鹿", "狗", "蛙", "马", "船", "卡车"))),  # CIFAR-10's classes
 }

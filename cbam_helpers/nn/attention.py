@@ -67,14 +67,29 @@ class ResidualChannelGate(ScoredGate):
     until training moves the MLP (GCT's and NFNets' way to start a gate).
     """
 
-    def __init__(self, input_channels, reduction_ratio=16):
-        super().__init__(ChannelAttention(input_channels, reduction_ratio))
+    decays = True
+
+    def __init__(self, input_channels, reduction_ratio=16, min_hidden=1):
+        super().__init__(ChannelAttention(input_channels, reduction_ratio, min_hidden))
         output = self.channel_gate.mlp[-1]
         nn.init.zeros_(output.weight)
         nn.init.zeros_(output.bias)
 
     def forward(self, x):
         return 2 * super().forward(x)
+
+
+class PracticeChannelGate(ResidualChannelGate):
+    """The identity-start gate as light networks' practice builds it: at least 8 hidden units (timm's SE,
+    Coordinate Attention) and no weight decay on its parameters (GCT, mobile recipes' small decay).
+
+    ``decays = False`` tells the optimiser to leave this module's parameters undecayed.
+    """
+
+    decays = False
+
+    def __init__(self, input_channels, reduction_ratio=16):
+        super().__init__(input_channels, reduction_ratio, min_hidden=8)
 
 
 class ChannelScale(ScoredGate):
@@ -152,6 +167,7 @@ GATES = {
     "cbam-spatial": lambda channels, r=16: CBAM(channels, r),
     "cbam-constant": lambda channels, r=16: ChannelGate(channels, r, pooling="constant"),
     "cbam-identity": lambda channels, r=16: ResidualChannelGate(channels, r),
+    "cbam-identity-h8-nodecay": lambda channels, r=16: PracticeChannelGate(channels, r),
     "scale": without_reduction(ChannelScale),
     "eca": without_reduction(ECA),
     "residual-mlp": lambda channels, r=1.0: PooledResidualMLP(channels, r),
@@ -160,7 +176,8 @@ GATES = {
 
 ``cbam`` is the post's gate, CBAM's channel half (:class:`ChannelGate`); ``cbam-avg`` / ``cbam-max`` feed it one
 descriptor (``cbam-avg`` is SE-Net's gate); ``cbam-spatial`` is the paper's whole :class:`CBAM`;
-``cbam-identity`` is CBAM's channel gate as ``2 Mc(F) F`` started at the identity (:class:`ResidualChannelGate`);
+``cbam-identity`` is CBAM's channel gate as ``2 Mc(F) F`` started at the identity (:class:`ResidualChannelGate`),
+``cbam-identity-h8-nodecay`` the same with at least 8 hidden units and undecayed (:class:`PracticeChannelGate`);
 ``eca`` is ECA-Net's; ``cbam-constant``, ``scale`` and ``residual-mlp`` are controls.
 """
 

@@ -56,9 +56,10 @@ class ChannelAttention(nn.Module):
     both, stacked, and the two outputs are summed before the sigmoid.
     """
 
-    def __init__(self, input_channels, reduction_ratio=16):
+    def __init__(self, input_channels, reduction_ratio=16, min_hidden=1):
         super().__init__()
-        hidden = hidden_units(input_channels, reduction_ratio)
+        # a floor on the hidden width, as timm's SE (8) and Coordinate Attention (8) keep one
+        hidden = max(min_hidden, hidden_units(input_channels, reduction_ratio))
         self.input_channels = input_channels
         self.reduction_ratio = reduction_ratio
         self.mlp = nn.Sequential(
