@@ -286,3 +286,38 @@ def test_command_errors_are_clear():
     assert done.returncode == 2 and "package.module:ClassName" in done.stderr
     done = run_command("torch.nn:Flatten", "--channels", "8")
     assert done.returncode == 1 and "does not run on a (B, C, H, W) input" in done.stderr
+
+
+class HardCBAM(nn.Module):
+    """CBAM's channel gate with MobileNetV3's hard sigmoid; ``both=False`` feeds the average twice (a mistake)."""
+
+    def __init__(self, channels=32, ratio=4, both=True):
+        super().__init__()
+        self.mlp, self.both = mlp(channels, channels // ratio), both
+
+    def forward(self, x):
+        second = x.amax((2, 3)) if self.both else x.mean((2, 3))
+        return nn.functional.hardsigmoid(self.mlp(x.mean((2, 3))) + self.mlp(second))
+
+
+def test_a_hard_sigmoid_is_named_as_saturation_and_checked_with_its_flag():
+    from cbam_helpers.nn.placements import mobilenet_v3_gated
+
+    se = mobilenet_v3_gated().features[4].block[2]  # torchvision's SE: average, Hardsigmoid
+    plain = check_gate(se, kind="gated", descriptor="avg", channels=se.fc1.in_channels)
+    failed = [c for c in plain.checks if c.passed is False]
+    assert [c.name for c in failed] == ["scores in (0, 1)"]
+    assert "hard sigmoid" in failed[0].message and "missing" not in failed[0].message
+    assert check_gate(se, kind="gated", descriptor="avg", channels=se.fc1.in_channels, hard_sigmoid=True).ok
+    torch.manual_seed(0)
+    assert check_gate(HardCBAM(), hard_sigmoid=True).ok
+    caught = check_gate(HardCBAM(both=False), hard_sigmoid=True)
+    assert not caught.ok and "avg + avg" in str(caught)
+
+
+def test_scores_outside_zero_one_still_name_a_missing_sigmoid():
+    torch.manual_seed(0)
+    no_sigmoid = mlp(32, 8)
+    report = check_gate(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), no_sigmoid), channels=32,
+                        hard_sigmoid=True)
+    assert any(c.passed is False and "sigmoid of Mc is missing" in c.message for c in report.checks)

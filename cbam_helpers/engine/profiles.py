@@ -99,7 +99,8 @@ counted as five runs, with the baseline twice, 51 minutes.
 
 ANNEALED = Profile("annealed", resolution=64, batch_size=32, lr=0.02, epochs=8, momentum=0.9, schedule="cosine",
                    warmup_epochs=1.0, weight_decay=5e-4, nesterov=True, curve_test_images=2_000)
-"""Sized for a 2-core CPU to end where the network has converged, not where a constant rate left it.
+"""Sized for a 2-core CPU, with a rate annealed to zero so that a run ends where the schedule settles it, not where
+a constant rate's last step left it (settled is not converged: the training set is not yet fitted).
 
 The post's model and batch size at 64x64 on all 50,000 training images; SGD with Nesterov momentum 0.9
 and weight decay 5e-4 (not on BatchNorm weights and biases); the learning rate rises linearly over the

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from cbam_helpers.nn.descriptor_probe import descriptor_check, descriptor_check_name, hidden_width, maps_with
+from cbam_helpers.nn.descriptor_probe import (descriptor_check, descriptor_check_name, hard_logit, hidden_width, logit,
+                                              maps_with)
 
 KINDS = ("scores", "gated")
 DESCRIPTORS = ("both", "avg")
@@ -127,12 +128,14 @@ class Prober:
         return scores
 
 
-def check_gate(module, kind="scores", descriptor="both", channels=None, size=(7, 7), seed=0):
+def check_gate(module, kind="scores", descriptor="both", channels=None, size=(7, 7), seed=0, hard_sigmoid=False):
     """Probe ``module`` (any ``nn.Module`` that takes (B, C, H, W)) and report which gate properties hold.
 
     ``kind``: ``'scores'`` when it returns the scores, (B, C, 1, 1) or (B, C); ``'gated'`` when it returns the
     gated features, the input's shape. ``descriptor``: ``'both'`` for CBAM, ``'avg'`` for SE (and ECA).
     ``channels`` is read from the module when it is not given; ``size`` is the probes' (H, W).
+    ``hard_sigmoid=True`` checks a gate whose scores saturate at exactly 0 and 1 (MobileNetV3's ``Hardsigmoid``):
+    its scores must lie in [0, 1] instead of (0, 1).
     The module itself is never changed: every probe runs on a copy, in eval mode (training mode for the batch
     statistics probe).
     """
@@ -173,10 +176,17 @@ def check_gate(module, kind="scores", descriptor="both", channels=None, size=(7,
     shifted = x + 3 * randn(1, channels, 1, 1)
     others = torch.cat((probe(3 * x + 1), probe(shifted)))
     samples = torch.cat((reference, others))
-    in_range = bool(((samples > 0) & (samples < 1)).all())
-    checks.append(Check("scores in (0, 1)", in_range, "" if in_range else
-                        f"scores range over [{samples.min():.3g}, {samples.max():.3g}]: the sigmoid of Mc is missing "
-                        "(or another activation stands in its place)"))
+    closed = bool(((samples >= 0) & (samples <= 1)).all())
+    in_range = closed if hard_sigmoid else bool(((samples > 0) & (samples < 1)).all())
+    if in_range:
+        message = ""
+    elif closed:  # only a saturating gate reaches 0 or 1 exactly: name it, not a missing sigmoid
+        message = ("scores reach exactly 0 or 1: the gate saturates, as a hard sigmoid does (MobileNetV3's "
+                   "Hardsigmoid, clip(z / 6 + 1/2, 0, 1)); check it with hard_sigmoid=True")
+    else:
+        message = (f"scores range over [{samples.min():.3g}, {samples.max():.3g}]: the sigmoid of Mc is missing "
+                   "(or another activation stands in its place)")
+    checks.append(Check("scores in [0, 1]" if hard_sigmoid else "scores in (0, 1)", in_range, message))
 
     def attempt(name, test, mistake):
         """Run one probe; a module that raises on it fails the property with its error."""
@@ -227,11 +237,12 @@ def check_gate(module, kind="scores", descriptor="both", channels=None, size=(7,
                         "zero, as C // r gives when C < r, or a detached or constant descriptor)"))
     if not (in_range and changes):
         checks.append(Check(descriptor_check_name(descriptor), None,
-                            "needs scores in (0, 1) that change with the input"))
+                            "needs scores in range that change with the input"))
     else:
         try:
             checks.append(Check(descriptor_check_name(descriptor),
-                                *descriptor_check(probe, descriptor, channels, size, randn, close)))
+                                *descriptor_check(probe, descriptor, channels, size, randn, close,
+                                                  link=hard_logit if hard_sigmoid else logit)))
         except ProbeError as error:
             checks.append(Check(descriptor_check_name(descriptor), False, f"the module {error}"))
     return GateReport(tuple(checks), kind, descriptor, channels)

@@ -25,6 +25,11 @@ def logit(scores):
     return torch.log(scores) - torch.log1p(-scores)
 
 
+def hard_logit(scores):
+    """The inverse of a hard sigmoid, clip(z / 6 + 1/2, 0, 1), on its linear part (saturated scores give +-3)."""
+    return 6 * scores - 3
+
+
 def descriptor_check_name(descriptor):
     return "avg and max, one MLP, summed" if descriptor == "both" else "the average alone"
 
@@ -51,18 +56,18 @@ def hidden_width(module, channels):
     return min(widths) if widths else None
 
 
-def descriptor_check(probe, descriptor, channels, size, randn, close):
+def descriptor_check(probe, descriptor, channels, size, randn, close, link=logit):
     """The probe of the module docstring: maps with given (A, M) against constant maps at A and at M.
 
     A pair can tell the combinations apart only where the constant maps' logits differ between A and M (else
     ``avg + avg`` looks right) and, for CBAM, where they are not linear between A and M (else ``MLP(avg + max)``
     looks right: on a linear stretch it equals a correct gate with other biases). At a hidden width of 1 or 2
     every unit may be on, or off, over a whole pair, so more pairs are tried; when none can tell, the check
-    is not passed but refused (``passed=None``) with the reason.
+    is not passed but refused (``passed=None``) with the reason. ``link`` inverts the gate's squashing function.
     """
-    at = lambda value: logit(probe(constant_maps(value, size)))
+    at = lambda value: link(probe(constant_maps(value, size)))
     differs = lambda a, b: bool(((a - b).abs() > 1e-3 * (1 + b.abs())).any())  # well beyond the tolerance
-    pairs = [Pair(probe, at, size, *values) for values in probe_pairs(randn, channels)]
+    pairs = [Pair(probe, at, size, *values, link=link) for values in probe_pairs(randn, channels)]
     distinct = nonlinear = False
     for index, pair in enumerate(pairs):
         expected = pair.at_average if descriptor == "avg" else (pair.at_average + pair.at_maximum) / 2
@@ -84,13 +89,13 @@ class Pair:
     """One (A, M) probe, its logits computed when first asked for: the mixed map's, and the constant maps' at A,
     at M and at their midpoint."""
 
-    def __init__(self, probe, at, size, average, maximum, other_average, other_maximum):
-        self.probe, self.at, self.size = probe, at, size
+    def __init__(self, probe, at, size, average, maximum, other_average, other_maximum, link=logit):
+        self.probe, self.at, self.size, self.link = probe, at, size, link
         self.average, self.maximum = average, maximum
         self.other_average, self.other_maximum = other_average, other_maximum
 
     def scores(self, average, maximum):
-        return logit(self.probe(maps_with(average, maximum, self.size)))
+        return self.link(self.probe(maps_with(average, maximum, self.size)))
 
     @functools.cached_property
     def mixed(self):
