@@ -1,6 +1,7 @@
 // A link to the same page in the other edition: English pages live under book/, their Chinese twins under zh/.
 const TWINS = ["intro", "01_formula", "02_channel_attention", "02b_which_channel_speaks", "02c_where_to_look",
-               "03_mobilenet", "03b_where_a_gate_goes", "04_experiment_last", "05_experiment_noise",
+               "03_mobilenet", "03b_where_a_gate_goes", "04a_reading_runs",
+               "04_experiment_last", "05_experiment_noise",
                "06_beyond_the_post", "06b_inside_a_trained_network", "07_summary", "08_comparing_runs",
                "09_follow_up_runs", "10_engineering_notes"];
 
