@@ -287,3 +287,10 @@ def test_gaps_by_epoch_refuse_what_cannot_be_paired():
         compare_by_epoch(records, A, B, "seconds")
     with pytest.raises(ValueError, match=f"no record of '{C.label}'"):
         compare_by_epoch(records, A, C)
+
+
+def test_seed_spans_say_which_seeds():
+    from cbam_helpers.display.tables import seed_span
+
+    assert seed_span([2, 0, 1, 3, 4]) == "0-4"
+    assert seed_span([0, 1]) == "0, 1" and seed_span([0, 2, 5]) == "0, 2, 5" and seed_span([7]) == "7"

@@ -46,6 +46,20 @@ HEADERS = {
 PERCENT_COLUMNS = ("reported", "mean_accuracy", "accuracy", "std_accuracy", "sampling_error", "per_seed")
 
 
+def seed_span(seeds):
+    """Which seeds, as a reader reads them: ``'0-4'`` for a run of consecutive seeds, else ``'0, 2, 5'``."""
+    seeds = sorted(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def with_seed_spans(table, records):
+    """``table`` (one row per configuration label) with its count of seeds replaced by which seeds they are."""
+    spans = {label: seed_span(r.seed for r in records if r.label == label) for label in table["configuration"]}
+    return table.assign(n=table["configuration"].map(spans))
+
+
 def summary(records):
     """Per configuration, in the order first met: mean and SD of final test accuracy (%) over seeds, the test-set
     test-set sampling error at that mean (the binomial standard error on the profile's test images), n, and each seed's accuracy."""
@@ -111,12 +125,13 @@ def across_profiles(configurations, records_by_profile, reported):
     ``records_by_profile`` maps a Profile to its records (of complete seeds); a profile without records of
     these configurations has no rows.
     """
-    rows = [dict(configuration=c.label, source="reported by the post", protocol=protocol(FULL), n=1,
+    rows = [dict(configuration=c.label, source="reported by the post", protocol=protocol(FULL),
+                 n=text("one run", "一次运行"),
                  mean_accuracy=reported[c], sampling_error=sampling_error(reported[c])) for c in configurations if c in reported]
     for profile, records in records_by_profile.items():
         mine = [r for r in records if r.configuration in configurations]
         rows += [dict(row, source=f"{profile.name} profile", protocol=protocol(profile))
-                 for row in summary(mine).drop(columns="per_seed").to_dict("records")]
+                 for row in with_seed_spans(summary(mine), mine).drop(columns="per_seed").to_dict("records")]
     order = {c.label: i for i, c in enumerate(configurations)}
     table = pd.DataFrame(rows, columns=["configuration", "source", "protocol", "n", "mean_accuracy", "std_accuracy",
                                         "sampling_error"]).rename(columns={"mean_accuracy": "accuracy"})
@@ -202,8 +217,8 @@ def verdict_history(records, claims, first=3):
 
 
 def parameters_table(records):
-    """Accuracy with each configuration's parameter count."""
-    table = summary(records)
+    """Accuracy with each configuration's parameter count, and which seeds each has."""
+    table = with_seed_spans(summary(records), records)
     parameters = {r.label: r.parameters for r in records}
     table.insert(1, "parameters", table["configuration"].map(parameters))
     return table
