@@ -54,12 +54,13 @@ class ChannelAttention(nn.Module):
     One MLP ``Linear(C, h) -> ReLU -> Linear(h, C)``, ``h = int(C / r)``,
     is shared by the average- and max-pooled descriptors; it runs once over
     both, stacked, and the two outputs are summed before the sigmoid.
+    ``min_hidden`` sets a floor on ``h`` (1: the paper's width).
     """
 
     def __init__(self, input_channels, reduction_ratio=16, min_hidden=1):
         super().__init__()
-        # a floor on the hidden width, as timm's SE (8) and Coordinate Attention (8) keep one
-        hidden = max(min_hidden, hidden_units(input_channels, reduction_ratio))
+        hidden = hidden_units(input_channels, reduction_ratio)
+        hidden = max(min_hidden, hidden)  # a floor, as timm's SE keeps one
         self.input_channels = input_channels
         self.reduction_ratio = reduction_ratio
         self.mlp = nn.Sequential(
