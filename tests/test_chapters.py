@@ -127,7 +127,7 @@ def prose_words(path):
 
 
 # Issue 56 sets the main path at 12,000 words at most; this ceiling is lowered as chapters are cut, never raised.
-MAIN_PATH_CEILING = 17_670
+MAIN_PATH_CEILING = 17_630
 
 
 def test_the_main_path_stays_within_its_word_ceiling():
