@@ -67,8 +67,6 @@ class ResidualChannelGate(ScoredGate):
     until training moves the MLP (GCT's and NFNets' way to start a gate).
     """
 
-    decays = True
-
     def __init__(self, input_channels, reduction_ratio=16, min_hidden=1):
         super().__init__(ChannelAttention(input_channels, reduction_ratio, min_hidden))
         output = self.channel_gate.mlp[-1]

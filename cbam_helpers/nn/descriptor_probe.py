@@ -65,9 +65,8 @@ def descriptor_check(probe, descriptor, channels, size, randn, close, link=logit
     every unit may be on, or off, over a whole pair, so more pairs are tried; when none can tell, the check
     is not passed but refused (``passed=None``) with the reason. ``link`` inverts the gate's squashing function.
     """
-    at = lambda value: link(probe(constant_maps(value, size)))
     differs = lambda a, b: bool(((a - b).abs() > 1e-3 * (1 + b.abs())).any())  # well beyond the tolerance
-    pairs = [Pair(probe, at, size, *values, link=link) for values in probe_pairs(randn, channels)]
+    pairs = [Pair(probe, size, *values, link=link) for values in probe_pairs(randn, channels)]
     distinct = nonlinear = False
     for index, pair in enumerate(pairs):
         expected = pair.at_average if descriptor == "avg" else (pair.at_average + pair.at_maximum) / 2
@@ -89,13 +88,17 @@ class Pair:
     """One (A, M) probe, its logits computed when first asked for: the mixed map's, and the constant maps' at A,
     at M and at their midpoint."""
 
-    def __init__(self, probe, at, size, average, maximum, other_average, other_maximum, link=logit):
-        self.probe, self.at, self.size, self.link = probe, at, size, link
+    def __init__(self, probe, size, average, maximum, other_average, other_maximum, link=logit):
+        self.probe, self.size, self.link = probe, size, link
         self.average, self.maximum = average, maximum
         self.other_average, self.other_maximum = other_average, other_maximum
 
     def scores(self, average, maximum):
         return self.link(self.probe(maps_with(average, maximum, self.size)))
+
+    def at(self, value):
+        """The logit of the constant map at ``value``, whose average and maximum are both ``value``."""
+        return self.link(self.probe(constant_maps(value, self.size)))
 
     @functools.cached_property
     def mixed(self):
