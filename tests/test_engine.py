@@ -304,6 +304,15 @@ def test_plan_says_what_will_train(data, tmp_path, monkeypatch):
                                                                         device=CPU)
 
 
+def test_readings_stand_aside_off_the_profile_they_were_written_for():
+    from cbam_helpers.evidence.experiments import written_for
+
+    read, _ = written_for("annealed")
+    assert read
+    read, aside = written_for("smoke")
+    assert not read and "stands aside on the `smoke` profile" in aside.data
+
+
 def test_shown_profile_needs_three_complete_seeds_of_every_experiment(tmp_path, monkeypatch):
     from cbam_helpers.engine.configs import FIRST_ON_NOISE, LAST, NOISY_BASELINE
     from cbam_helpers.evidence.experiments import SHOWN_SEEDS, shown_profile

@@ -265,7 +265,7 @@ def provenance(records):
     tests = "all" if profile.test_images is None else f"{profile.test_images:,}"
     finished = max(r.finished for r in records)[:10]
     plural = "s" if profile.epochs > 1 else ""
-    seed_list = ", ".join(map(str, seeds))
+    seed_list = seed_span(seeds)
     return text(
         f"**Provenance.** {len(records)} run records of the `{profile.name}` profile "
         f"({profile.resolution}x{profile.resolution} input, batch {profile.batch_size}, "

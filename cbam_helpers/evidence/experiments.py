@@ -12,7 +12,7 @@ from cbam_helpers.engine.jobs import run_all
 from cbam_helpers.engine.profiles import ANNEALED, CPU, FULL, get_profile
 from cbam_helpers.engine.records import load_records, record_path, run
 from cbam_helpers.engine.train import choose_device, device_name
-from cbam_helpers.language import text
+from cbam_helpers.language import reading, text
 
 EXPERIMENTS = {
     1: (BASELINE, LAST),
@@ -174,6 +174,16 @@ def shown_profile(experiments=(1, 2), results=None):
         if records and all(len(complete_seeds(records, n)) >= SHOWN_SEEDS for n in experiments):
             return profile
     return CPU
+
+
+def written_for(profile, readings="annealed"):
+    """Whether a chapter's readings, written for the ``readings`` profile's records, apply on ``profile``, and the
+    line that stands in for each one that does not: on another profile (CI's smoke runs, a reader's own) the
+    numbers still show, and the sentences written for other numbers stand aside."""
+    name = get_profile(profile).name
+    aside = reading(en=f"*(The reading written for the {readings} records stands aside on the `{name}` profile.)*",
+                    zh=f"*（为 {readings} 记录写的解读在 `{name}` 配置上不适用，从略。）*")
+    return name == readings, aside
 
 
 def plan(experiment, profile=None, seeds=None, results=None, device=None):
