@@ -110,6 +110,8 @@ def test_text_reading_and_term_follow_the_edition(monkeypatch):
     assert language.term("blocks r=16, RGB") == "blocks r=16, RGB"  # no entry: as it is
     assert language.term("seed 3") == "种子 3"  # a numbered label, by the tables' pattern
     assert language.reading(en="a", zh="乙").data == "乙"
+    # a line break between Chinese characters would show as a space
+    assert language.reading(en="a\nb", zh="门的\n作用, a\nb").data == "门的作用, a\nb"
     monkeypatch.setenv("CBAM_LANG", "fr")
     with pytest.raises(ValueError, match="CBAM_LANG must be one of"):
         language.language()

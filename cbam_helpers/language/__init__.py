@@ -8,6 +8,7 @@ edition's first cell after the set-up calls ``use("zh")``: it sets ``CBAM_LANG``
 Chinese font and shows the chapters' own tables in Chinese (:mod:`~cbam_helpers.language.frames`).
 """
 import os
+import re
 from pathlib import Path
 
 LANGUAGES = ("en", "zh")
@@ -30,10 +31,15 @@ def text(en, zh):
 
 
 def reading(en, zh):
-    """A chapter's reading, in this edition's language, as Markdown for the page."""
+    """A chapter's reading, in this edition's language, as Markdown for the page. A line break between two
+    Chinese characters goes: a browser shows it as a space, which Chinese does not put between words."""
     from IPython.display import Markdown
 
-    return Markdown(text(en, zh))
+    return Markdown(_JOINED.sub("", text(en, zh)))
+
+
+_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_JOINED = re.compile(f"(?<=[{_CJK}])\n(?=[{_CJK}])")
 
 
 def term(english):

@@ -6,11 +6,12 @@ it, and to :data:`AVOIDED`); :data:`ZH` translates the package's own figure and 
 """
 
 GLOSSARY = (
+    ("the post", "原文"),
     ("channel attention", "通道注意力"),
     ("spatial attention", "空间注意力"),
     ("squeeze-and-excitation (SE)", "挤压-激励（SE）"),
     ("multilayer perceptron (MLP)", "多层感知机（MLP）"),
-    ("gate", "门"),
+    ("gate, gating", "门、门控"),
     ("score", "分数"),
     ("descriptor", "描述子"),
     ("average pooling", "平均池化"),
@@ -38,7 +39,8 @@ GLOSSARY = (
     ("paired difference", "配对差"),
     ("confidence interval", "置信区间"),
     ("prediction interval", "预测区间"),
-    ("margin", "判定阈值（margin）"),
+    ("margin", "等效界值（margin）"),
+    ("two one-sided tests (TOST)", "两个单侧检验（TOST）"),
     ("equivalent", "等价"),
     ("undecided", "未定"),
     ("test accuracy", "测试准确率"),
@@ -50,7 +52,9 @@ GLOSSARY = (
 """(English, Chinese): the technical terms as the Chinese literature uses them, one rendering each."""
 
 AVOIDED = {"信道注意力": "通道注意力", "挤压激励": "挤压-激励", "多层感知器": "多层感知机",
-           "信赖区间": "置信区间", "置信度区间": "置信区间", "空间注意力机制门": "空间注意力"}
+           "信赖区间": "置信区间", "置信度区间": "置信区间", "空间注意力机制门": "空间注意力",
+           "短文": "原文", "判定阈值": "等效界值", "试点": "预实验", "问题区": "GitHub issue 区",
+           "几个百分之一": "零点零几"}
 """Renderings the Chinese edition does not use, each with the one it uses instead."""
 
 ZH = {
@@ -61,7 +65,7 @@ ZH = {
     "mean score over 64 test images": "64 张测试图像上的平均分数",
     "input channel": "输入通道",
     "this book": "本书",
-    "reported by the post": "短文报告",
+    "reported by the post": "原文报告",
     "one seed": "单个种子",
     "mean, 95% t-interval": "均值，95% t 区间",
     "difference in test accuracy (points), paired by seed": "测试准确率之差（百分点），按种子配对",
@@ -95,7 +99,7 @@ ZH = {
     "channel": "通道",
     "mean attention": "平均注意力",
     "configuration": "配置",
-    "reported by the post (%)": "短文报告（%）",
+    "reported by the post (%)": "原文报告（%）",
     "ours: mean (%)": "本书：均值（%）",
     "mean accuracy (%)": "平均准确率（%）",
     "SD over seeds": "种子间标准差",
@@ -108,11 +112,11 @@ ZH = {
     "95% interval": "95% 区间",
     "test-set sampling error": "测试集抽样误差",
     "verdict": "结论",
-    "the post says": "短文的说法",
+    "the post says": "原文的说法",
     "95% prediction, one seed": "95% 预测区间（单个种子）",
-    "post's gap in prediction": "短文的差距在预测区间内",
+    "post's gap in prediction": "原文的差距在预测区间内",
     "parameters": "参数数",
-    "post's gap": "短文的差距",
+    "post's gap": "原文的差距",
     "seeds needed": "所需种子数",
     "profile": "配置",
     "runs": "运行数",
@@ -123,13 +127,13 @@ ZH = {
     "undecided": "未定",
     "inputs normalised with CIFAR-10's per-channel mean and standard deviation": "用 CIFAR-10 的逐通道均值和标准差归一化输入",
     "random horizontal flips of the training images": "训练图像随机水平翻转",
-    "SGD with momentum 0.9 (the post states batch size, learning rate and epochs)": "动量 0.9 的 SGD（短文写明了批量、学习率和 epoch 数）",
+    "SGD with momentum 0.9 (the post states batch size, learning rate and epochs)": "动量 0.9 的 SGD（原文写明了批量、学习率和 epoch 数）",
     "bf16 autocast on GPUs with native bf16, fp16 autocast with a gradient scaler on older CUDA GPUs, fp32 on CPUs": "在原生支持 bf16 的 GPU 上用 bf16 autocast，在较老的 CUDA GPU 上用 fp16 autocast 加梯度缩放，在 CPU 上用 fp32",
     "images resized on the device with bilinear interpolation, batched, rather than with PIL one by one": "在设备上用双线性插值成批缩放图像，而不是用 PIL 逐张缩放",
     "the 95% interval lies above zero": "95% 区间位于零之上",
     "the 95% interval lies below zero": "95% 区间位于零之下",
-    "the 95% interval holds zero and the 90% interval lies inside ±0.6 points (two one-sided tests): no gap as large as the margin": "95% 区间包含零，且 90% 区间位于 ±0.6 个百分点之内（两个单侧检验）：没有与判定阈值一样大的差距",
-    "the 95% interval holds zero and the 90% interval reaches past the margin": "95% 区间包含零，且 90% 区间超出判定阈值",
+    "the 95% interval holds zero and the 90% interval lies inside ±0.6 points (two one-sided tests): no gap as large as the margin": "95% 区间包含零，且 90% 区间位于 ±0.6 个百分点之内（两个单侧检验）：没有与等效界值一样大的差距",
+    "the 95% interval holds zero and the 90% interval reaches past the margin": "95% 区间包含零，且 90% 区间超出等效界值",
     "one run each: no interval": "各只有一次运行：没有区间",
     "noise (the copy)": "噪声（副本）",
     "step time": "每步时间",
