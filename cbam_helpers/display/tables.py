@@ -6,6 +6,7 @@ them worded headers, two decimals and a caption, within a page's width. The argu
 the chapter.
 """
 import math
+import re
 import statistics
 
 import pandas as pd
@@ -157,7 +158,9 @@ def seed_noise(records_by_profile):
         moves = pd.Series([r.last_epoch_change for r in records]).dropna()
         rows.append(dict(profile=profile.name, protocol=protocol(profile), runs=len(records), std_accuracy=pooled_sd,
                          sampling_error=sampling_error(mean, profile.test_images or 10_000),
-                         last_epoch=f"{moves.min():+.2f} to {moves.max():+.2f}" if len(moves) else "n/a"))
+                         last_epoch=text(f"{moves.min():+.2f} to {moves.max():+.2f}",
+                                         f"{moves.min():+.2f} 到 {moves.max():+.2f}")
+                         if len(moves) else text("n/a", "不适用")))
     return pd.DataFrame(rows, columns=["profile", "protocol", "runs", "std_accuracy", "sampling_error", "last_epoch"])
 
 
@@ -273,11 +276,21 @@ def provenance(records):
         f"and {tests} test images), seed{'s' if len(seeds) > 1 else ''} {seed_list}; trained on "
         f"{', '.join(devices)} with torch {', '.join(torches)}, {minutes:.0f} minutes of training in all, "
         f"last finished {finished}; data: {', '.join(data)}.",
-        f"**来源（Provenance.）** `{profile.name}` 配置的 {len(records)} 条运行记录"
+        f"**来源。** `{profile.name}` 配置的 {len(records)} 条运行记录"
         f"（{profile.resolution}x{profile.resolution} 输入，批量 {profile.batch_size}，学习率 {profile.lr}，"
         f"{profile.epochs} 个 epoch，训练图像 {zh_count(subset)}，测试图像 {zh_count(tests)}），种子 {seed_list}；"
-        f"在 {', '.join(devices)} 上用 torch {', '.join(torches)} 训练，训练共 {minutes:.0f} 分钟，"
-        f"最后一次完成于 {finished}；数据：{', '.join(data)}。")
+        f"在 {'、'.join(map(zh_device, devices))} 上用 torch {'、'.join(torches)} 训练，训练共 {minutes:.0f} 分钟，"
+        f"最后一次完成于 {finished}；数据：{'、'.join(map(zh_data, data))}。")
+
+
+def zh_device(device):
+    """A record's device in Chinese: ``'cpu (1 thread)'`` -> ``'cpu（1 个线程）'``."""
+    return re.sub(r" \((\d+) threads?\)", r"（\1 个线程）", device)
+
+
+def zh_data(source):
+    """A record's data source in Chinese: the offline archive is a 压缩包."""
+    return source.replace("CIFAR-10 archive ", "CIFAR-10 压缩包 ")
 
 
 def zh_count(count):

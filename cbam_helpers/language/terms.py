@@ -1,61 +1,6 @@
-"""The Chinese edition's words: the glossary of technical terms, and the labels the package draws and prints.
-
-:data:`GLOSSARY` is what ``book/zh/glossary.md`` lists and what every Chinese chapter uses (a test holds them to
-it, and to :data:`AVOIDED`); :data:`ZH` translates the package's own figure and table labels
-(:func:`~cbam_helpers.language.term`).
+"""The labels the package draws and prints, in Chinese: :data:`ZH` translates the package's own figure and table
+labels (:func:`~cbam_helpers.language.term`); the glossary of technical terms is :mod:`.glossary`.
 """
-
-GLOSSARY = (
-    ("the post", "原文"),
-    ("channel attention", "通道注意力"),
-    ("spatial attention", "空间注意力"),
-    ("squeeze-and-excitation (SE)", "挤压-激励（SE）"),
-    ("multilayer perceptron (MLP)", "多层感知机（MLP）"),
-    ("gate, gating", "门、门控"),
-    ("score", "分数"),
-    ("descriptor", "描述子"),
-    ("average pooling", "平均池化"),
-    ("max pooling", "最大池化"),
-    ("global pooling", "全局池化"),
-    ("reduction ratio", "缩减率"),
-    ("hidden layer", "隐藏层"),
-    ("feature map", "特征图"),
-    ("inverted residual block", "倒残差块"),
-    ("depthwise convolution", "深度卷积"),
-    ("projection", "投影"),
-    ("expansion", "扩展"),
-    ("residual branch", "残差分支"),
-    ("identity path", "恒等路径"),
-    ("batch normalization", "批归一化"),
-    ("weight decay", "权重衰减"),
-    ("learning rate", "学习率"),
-    ("warm-up", "预热"),
-    ("cosine annealing", "余弦退火"),
-    ("epoch", "epoch（轮）"),
-    ("seed", "随机种子"),
-    ("profile", "配置（profile）"),
-    ("record", "运行记录"),
-    ("baseline", "基线"),
-    ("paired difference", "配对差"),
-    ("confidence interval", "置信区间"),
-    ("prediction interval", "预测区间"),
-    ("margin", "等效界值（margin）"),
-    ("two one-sided tests (TOST)", "两个单侧检验（TOST）"),
-    ("equivalent", "等价"),
-    ("undecided", "未定"),
-    ("test accuracy", "测试准确率"),
-    ("training loss", "训练损失"),
-    ("sampling error", "抽样误差"),
-    ("standard deviation (SD)", "标准差（SD）"),
-    ("class-activation map", "类激活图"),
-)
-"""(English, Chinese): the technical terms as the Chinese literature uses them, one rendering each."""
-
-AVOIDED = {"信道注意力": "通道注意力", "挤压激励": "挤压-激励", "多层感知器": "多层感知机",
-           "信赖区间": "置信区间", "置信度区间": "置信区间", "空间注意力机制门": "空间注意力",
-           "短文": "原文", "判定阈值": "等效界值", "试点": "预实验", "问题区": "GitHub issue 区",
-           "几个百分之一": "零点零几"}
-"""Renderings the Chinese edition does not use, each with the one it uses instead."""
 
 ZH = {
     "test accuracy (%)": "测试准确率（%）",
@@ -288,6 +233,16 @@ ZH = {
     "CBAM as practice builds it - none": "按惯常做法搭建的 CBAM - none",
     "CBAM as practice builds it - from the identity": "按惯常做法搭建的 CBAM - 从恒等起步的 CBAM",
     "the max descriptor": "最大值描述子", "no reduction": "不降维", "the spatial gate": "空间门",
+    "CBAM + spatial": "CBAM + 空间门", "CBAM + spatial - none": "CBAM + 空间门 - none",
+    "CBAM + spatial - CBAM: the spatial gate": "CBAM + 空间门 - CBAM：空间门",
+    "CBAM - SE: the max descriptor": "CBAM - SE：最大值描述子", "ECA - SE: no reduction": "ECA - SE：不降维",
+    "input gate - constant scale, on noise": "输入门 - 常数缩放，噪声上",
+    "annealed profile": "annealed 配置", "cpu profile": "cpu 配置",
+    "attention last helps": "最后一层的注意力有帮助", "noise channels hurt": "噪声通道有害",
+    "attention first recovers from noise": "最前的注意力挽回噪声的损失",
+    "attention first reaches the RGB baseline": "最前的注意力达到 RGB 基线",
+    "equal": "相等", "yes": "是", "no": "否",
+    "n/a": "不适用", "first (noise)": "first（噪声）",
     **dict(zip(("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
                ("飞机", "汽车", "鸟", "猫", "鹿", "狗", "蛙", "马", "船", "卡车"))),  # CIFAR-10's classes
 }
@@ -305,6 +260,8 @@ ZH_BY_COLUMN = {"cue": {"mean": "均值标记", "peak": "峰值标记"}, "predic
 ZH_PATTERNS = (
     (r"seeds for ±(\S+)", r"±\1 所需种子数"),
     (r"seed (\d+)", r"种子 \1"),
+    (r"(\d+x\d+), (\d+) epochs, ([\d,]+) images, lr annealed", r"\1，\2 个 epoch，\3 张图像，学习率退火"),
+    (r"(\d+x\d+), (\d+) epochs, ([\d,]+) images", r"\1，\2 个 epoch，\3 张图像"),
     (r"noise (\d+)", r"噪声 \1"),
     (r"after epoch (\d+)", r"第 \1 个 epoch 之后"),
     (r"score, (\d+) seeds x (\d+) channels", r"分数，\1 个种子 x \2 个通道"),
