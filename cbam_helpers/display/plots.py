@@ -183,7 +183,7 @@ def spatial_gate_maps(records, title):
     for ax in axes.flat:
         ax.set(xticks=[], yticks=[])
     fig.colorbar(top, ax=axes[0], shrink=0.8, label=term("score"))
-    fig.colorbar(bottom, ax=axes[1], shrink=0.8, label="SD")
+    fig.colorbar(bottom, ax=axes[1], shrink=0.8, label=term("SD"))
     fig.suptitle(title)
     return fig
 
@@ -252,8 +252,9 @@ def gate_diagram():
 
 def stem_norms(records, title):
     """The stem convolution's weight norm per input channel after every epoch: one panel per configuration."""
-    rows = [dict(configuration=r.label, seed=str(r.seed), epoch=e.epoch, channel=r.config.inputs.channel_names[ch],
-                 norm=n) for r in records if r.configuration.inputs.extra_channels
+    rows = [dict(configuration=r.label, seed=str(r.seed), epoch=e.epoch,
+                 channel=term(r.config.inputs.channel_names[ch]), norm=n) for r in records
+            if r.configuration.inputs.extra_channels
             for e in r.history if e.stem_norm for ch, n in enumerate(e.stem_norm)]
     if not rows:
         return None
@@ -261,7 +262,9 @@ def stem_norms(records, title):
     grid = sns.relplot(pd.DataFrame(rows), x="epoch", y="norm", hue="channel", col="configuration", units="seed",
                        estimator=None, kind="line", marker="o", markersize=4, linewidth=1, alpha=0.8, height=3.2,
                        aspect=1.3)
-    grid.set_axis_labels("epoch", "stem weight norm per input channel")
+    grid.set_axis_labels("epoch", term("stem weight norm per input channel"))
+    grid.set_titles("{col_name}")
+    grid.legend.set_title(term("channel"))
     grid.figure.suptitle(title, y=1.04)
     return grid.figure
 
@@ -282,11 +285,11 @@ def verdicts_by_seed_count(history, title):
             colour = VERDICT_COLOURS[row.verdict]
             ax.errorbar(row.n, row.mean_difference, yerr=[[row.mean_difference - row.ci_low],
                                                            [row.ci_high - row.mean_difference]],
-                        fmt="o", color=colour, capsize=3, label=row.verdict)
+                        fmt="o", color=colour, capsize=3, label=term(row.verdict))
         ax.axhline(0, color="black", lw=0.8)
-        ax.set(xlabel="seeds", xticks=rows["n"])
-        ax.set_title(textwrap.fill(name, 24), fontsize=9)
-    axes[0][0].set_ylabel("difference (points), 95% interval")
+        ax.set(xlabel=term("seeds"), xticks=rows["n"])
+        ax.set_title(textwrap.fill(term(name), 24), fontsize=9)
+    axes[0][0].set_ylabel(term("difference (points), 95% interval"))
     handles = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
     fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     fig.suptitle(title)

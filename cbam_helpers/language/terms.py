@@ -243,6 +243,8 @@ ZH = {
     "attention first reaches the RGB baseline": "最前的注意力达到 RGB 基线",
     "equal": "相等", "yes": "是", "no": "否",
     "n/a": "不适用", "first (noise)": "first（噪声）",
+    "stem weight norm per input channel": "stem 每个输入通道的权重范数",
+    "difference (points), 95% interval": "差（百分点），95% 区间",
     **dict(zip(("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
                ("飞机", "汽车", "鸟", "猫", "鹿", "狗", "蛙", "马", "船", "卡车"))),  # CIFAR-10's classes
 }
