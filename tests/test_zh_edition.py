@@ -239,12 +239,13 @@ ENGLISH_ALLOWED = set("""
     epoch epochs MLP sigmoid Grad-CAM CBAM SE ECA ReLU AvgPool MaxPool Holm TOST SGD PyTorch torch cu CPU GPU CUDA
     PIL bf fp autocast ImageNet CIFAR- MobileNet MobileNetV ResNet- cifar jpeg tar gz none first last blocks
     expansion cbam cbam-avg cbam-spatial eca r RGB noise annealed cpu full smoke x b c e- top- px nat nats MB stem
-    F p R G B channel_gate mlp weight bias cbam_helpers synthetic channel_tasks
+    F p R G B channel_gate mlp weight bias cbam_helpers synthetic channel_tasks True False
+    MyGate AvgTwice MLPOfTheSum NoSigmoid
 """.split())
 # Twins whose stored outputs wait for an idle machine to be executed again (their synthetic tasks and timings
-# train and measure for minutes to an hour), and the appendix's checker notes, whose verdicts the package words
-# in English only: their tables and readings still hold English the others no longer do.
-AWAITING_EXECUTION = {"02c_where_to_look", "03_mobilenet", "03b_where_a_gate_goes", "10_engineering_notes"}
+# train and measure for minutes to an hour): their tables and readings still hold English the others no longer
+# do.
+AWAITING_EXECUTION = {"02c_where_to_look", "03_mobilenet", "03b_where_a_gate_goes"}
 
 
 def shown_text(output):

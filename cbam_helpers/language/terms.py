@@ -244,6 +244,12 @@ ZH = {
     "equal": "相等", "yes": "是", "no": "否",
     "n/a": "不适用", "first (noise)": "first（噪声）",
     "stem weight norm per input channel": "stem 每个输入通道的权重范数",
+    "runs on (B, C, H, W)": "能在 (B, C, H, W) 上运行", "a hidden layer with units": "隐藏层有单元",
+    "scores in (0, 1)": "分数在 (0, 1) 内", "scores in [0, 1]": "分数在 [0, 1] 内", "the input matters": "依赖输入",
+    "avg and max, one MLP, summed": "平均值和最大值，同一个 MLP，相加", "the average alone": "只用平均值",
+    "positions shuffled": "打乱位置", "channels_last input": "channels_last 输入",
+    "per image (eval mode)": "逐图像（评估模式）", "per image (training mode)": "逐图像（训练模式）",
+    "fails": "未通过的性质", "constant": "恒定", "cosine": "余弦",
     "difference (points), 95% interval": "差（百分点），95% 区间",
     **dict(zip(("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
                ("飞机", "汽车", "鸟", "猫", "鹿", "狗", "蛙", "马", "船", "卡车"))),  # CIFAR-10's classes
