@@ -22,13 +22,13 @@ def grad_cam_grid(images, cams, labels, predictions, columns=6):
     fig, axes = plt.subplots(1 + len(cams), columns, figsize=(1.45 * columns, 1.6 * (1 + len(cams))))
     for i in range(columns):
         axes[0, i].imshow(rgb[i])
-        axes[0, i].set_title(CLASSES[int(labels[i])], fontsize=9)
+        axes[0, i].set_title(term(CLASSES[int(labels[i])]), fontsize=9)
         for row, (name, maps) in enumerate(cams.items(), start=1):
             axes[row, i].imshow(show_cam_on_image(rgb[i], maps[i], use_rgb=True))
-            guess = CLASSES[int(predictions[name][i])]
-            axes[row, i].set_title(guess, fontsize=9, color="black" if guess == CLASSES[int(labels[i])] else "red")
+            guess, truth = int(predictions[name][i]), int(labels[i])
+            axes[row, i].set_title(term(CLASSES[guess]), fontsize=9, color="black" if guess == truth else "red")
     for row, name in enumerate(["image", *cams]):
-        axes[row, 0].set_ylabel(name, fontsize=9)
+        axes[row, 0].set_ylabel(term(name), fontsize=9)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -81,7 +81,7 @@ def scores_by_image(scores, names):
     for channel, name in enumerate(names):
         colour = "tab:red" if name.startswith("noise") else "tab:blue"
         ax.scatter(channel + jitter, scores[:, channel], s=6, alpha=0.5, color=colour)
-    ax.set_xticks(range(len(names)), names)
+    ax.set_xticks(range(len(names)), [term(n) for n in names])
     ax.set_ylabel(term("score"))
     ax.set_ylim(0, 1)
     fig.tight_layout()

@@ -30,6 +30,7 @@ def learning_curves(records, title):
     sns.lineplot(frame, x="epoch", y="train_loss", hue="configuration", marker="o", ax=axes[1],
                  errorbar=("pi", 100), legend=False)
     axes[0].set(xlabel="epoch")
+    axes[0].legend(title=term("configuration"))
     axes[0].set_title(term("Test accuracy\n(line: mean over seeds; band: lowest to highest seed)"), fontsize=10)
     axes[1].set(xlabel="epoch", ylabel=term("cross-entropy (nats)"))
     axes[1].set_title(term("Training loss\n(line: mean over seeds; band: lowest to highest seed)"), fontsize=10)
@@ -40,12 +41,13 @@ def learning_curves(records, title):
 
 def attention_bars(attention, post_attention, title):
     """Mean attention per input channel, ours beside the post's reported values (R, G, B, then 3 noise)."""
-    names = list(InputSpec(len(attention) - 3).channel_names)
+    names = [term(n) for n in InputSpec(len(attention) - 3).channel_names]
     frame = pd.DataFrame({"channel": names * 2, "mean attention": list(attention) + list(post_attention),
                           "source": [term("this book")] * len(names) + [term("reported by the post")] * len(names)})
     fig, ax = plt.subplots(figsize=(7, 3.4))
     sns.barplot(frame, x="channel", y="mean attention", hue="source", ax=ax)
     ax.set(ylim=(0, 1.05), ylabel=term("mean score over 64 test images"), xlabel=term("input channel"), title=title)
+    ax.legend(title=term("source"))
     fig.tight_layout()
     return fig
 
@@ -76,7 +78,7 @@ def paired_gaps(records, pairs, title, margin=None):
     """A forest plot: per ``(name, baseline, treatment)``, each seed's difference (points) and the mean with its
     95% t-interval; ``margin``: shade the band of gaps treated as none."""
     return forest([compare(records, baseline, treatment) for _, baseline, treatment, *_ in pairs],
-                  [pair[0] for pair in pairs], title, margin=margin)
+                  [term(pair[0]) for pair in pairs], title, margin=margin)
 
 
 def gain_splits(records, controlled, title):
@@ -88,7 +90,8 @@ def gain_splits(records, controlled, title):
         split = split_gain(records, c)
         if split is not None:
             comparisons += split
-            labels += [c.claim.name, f"of which {c.control.baseline.label}", f"of which {c.adds}"]
+            labels += [term(c.claim.name), text(f"of which {c.control.baseline.label}",
+                                                f"其中 {c.control.baseline.label}"), term(f"of which {c.adds}")]
     if not comparisons:
         raise ValueError("no controlled claim has two seeds with all three of its runs")
     fig = forest(comparisons, labels, title)
