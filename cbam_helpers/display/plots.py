@@ -90,8 +90,8 @@ def gain_splits(records, controlled, title):
         split = split_gain(records, c)
         if split is not None:
             comparisons += split
-            labels += [term(c.claim.name), text(f"of which {c.control.baseline.label}",
-                                                f"其中 {c.control.baseline.label}"), term(f"of which {c.adds}")]
+            parts = (c.control.baseline.label, c.adds)
+            labels += [term(c.claim.name), *(text(f"of which {p}", f"其中：{term(p)}") for p in parts)]
     if not comparisons:
         raise ValueError("no controlled claim has two seeds with all three of its runs")
     fig = forest(comparisons, labels, title)

@@ -250,7 +250,7 @@ ZH = {
     "positions shuffled": "打乱位置", "channels_last input": "channels_last 输入",
     "per image (eval mode)": "逐图像（评估模式）", "per image (training mode)": "逐图像（训练模式）",
     "fails": "未通过的性质", "constant": "恒定", "cosine": "余弦",
-    "of which gating": "其中门控", "of which looking at the image": "其中看图像",
+    "gating": "门控", "looking at the image": "看图像",
     "noise: none+noise - none": "噪声：none+noise - none", "gate: first+noise - none+noise": "门：first+noise - none+noise",
     "gate vs clean: first+noise - none": "门对干净网络：first+noise - none",
     "difference (points), 95% interval": "差（百分点），95% 置信区间",
