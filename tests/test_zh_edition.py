@@ -1,5 +1,7 @@
-"""The Chinese edition: every twin built from its English chapter and translations, its code the English code,
-its readings, headings and figure labels Chinese, and no drift between the two."""
+"""The Chinese edition: every twin built from its English chapter and translations, its code the English code
+but for the cells that only word (the same computation in Chinese), its readings, headings and figure labels
+Chinese, no Chinese in the English chapters, and no drift between the two."""
+import ast
 import importlib.util
 import json
 import re
@@ -46,10 +48,24 @@ def test_the_twin_is_built_from_the_english_code_and_the_translations(chapter):
     built = edition.twin(chapter, previous=stored)
     assert [c["source"] for c in built["cells"]] == [c["source"] for c in stored["cells"]], \
         "the twin is out of date: run `make zh-notebooks`"
-    english = edition.english(chapter)
-    assert edition.shared_code(stored) == [edition.source(c) for c in english["cells"] if c["cell_type"] == "code"]
+    english = [c for c in edition.english(chapter)["cells"] if c["cell_type"] == "code"]
+    for ours, theirs in zip(edition.shared_code(stored), english, strict=True):
+        if edition.translated(theirs):  # the same computation in other words
+            assert edition.computation(ours) == edition.computation(edition.source(theirs)), ours
+        else:
+            assert ours == edition.source(theirs)
     tagged = [i for i, c in enumerate(stored["cells"]) if edition.LANGUAGE_TAG in c["metadata"].get("tags", [])]
     assert tagged == [1] and 'language.use("zh")' in edition.source(stored["cells"][1])
+
+
+def test_a_translated_cell_may_change_its_words_and_nothing_else():
+    english = 'reading(f"Over {n} seeds the gap is {gap:+.2f}.")\nplot(x, title="Scores")'
+    assert edition.computation(english) == edition.computation(
+        'reading(f"{gap:+.2f} 是 {n} 个种子上的差距。")\nplot(x, title=term("Scores"))')
+    for changed in ('reading(f"{gap + 1:+.2f}, {n}")\nplot(x, title="分数")',  # another number
+                    'reading(f"{gap:+.2f}, {n}")\nplot(y, title="分数")',      # another argument
+                    'reading(f"{gap:+.2f}, {n}")\nplot(x, label="分数")'):     # another keyword
+        assert edition.computation(english) != edition.computation(changed)
 
 
 def test_build_leaves_an_unchanged_twin_as_executed_and_rewrites_a_stale_one(monkeypatch, tmp_path):
@@ -111,9 +127,8 @@ def test_text_reading_and_term_follow_the_edition(monkeypatch):
     assert language.text("gate", "门") == "门" and language.term("mean score") == ZH["mean score"]
     assert language.term("blocks r=16, RGB") == "blocks r=16, RGB"  # no entry: as it is
     assert language.term("seed 3") == "种子 3"  # a numbered label, by the tables' pattern
-    assert language.reading(en="a", zh="乙").data == "乙"
     # a line break between Chinese characters would show as a space
-    assert language.reading(en="a\nb", zh="门的\n作用, a\nb").data == "门的作用, a\nb"
+    assert language.reading("门的\n作用, a\nb").data == "门的作用, a\nb"
     monkeypatch.setenv("CBAM_LANG", "fr")
     with pytest.raises(ValueError, match="CBAM_LANG must be one of"):
         language.language()
@@ -265,3 +280,58 @@ def test_a_twins_tables_and_readings_hold_no_english_prose(chapter):
     text = " ".join(shown_text(o) for c in cells for o in c.get("outputs", []))
     english = {w for w in re.findall(r"[A-Za-z][A-Za-z'+_-]*", text) if w not in ENGLISH_ALLOWED}
     assert not english, sorted(english)
+
+
+@pytest.mark.parametrize("chapter", [c for c in TWINS if c != "glossary"])
+def test_an_english_chapter_holds_no_chinese(chapter):
+    """Not in its text, its code or its outputs: the Chinese words live in the twin and the catalogue."""
+    raw = (ROOT / "book" / f"{chapter}.ipynb").read_text()
+    found = re.findall(r".{0,30}[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef].{0,30}", raw)
+    assert not found, found[:3]
+
+
+# Twins whose cells still word some label in English: translating them changes their code, and their synthetic
+# tasks and timings need an idle machine for minutes to an hour to be executed again.
+STRINGS_AWAITING_EXECUTION = AWAITING_EXECUTION | {"02b_which_channel_speaks"}
+
+
+def english_prose(code):
+    """The strings of a twin's code cell a reader of the twin would see in English: every string but a premise's
+    message to the author, a legend's place, and a label the edition words when it shows it (a table's column,
+    a figure's label: :func:`~cbam_helpers.language.frames.word`); an f-string is read whole."""
+    from cbam_helpers.language.frames import word
+
+    tree = ast.parse("\n".join("pass" if line.lstrip().startswith(("%", "!")) else line
+                               for line in code.split("\n")))
+    skip = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert) and node.msg is not None:
+            skip |= {id(n) for n in ast.walk(node.msg)}
+        if isinstance(node, ast.keyword) and node.arg == "loc":
+            skip |= {id(n) for n in ast.walk(node.value)}
+        if isinstance(node, ast.JoinedStr):
+            skip |= {id(n) for n in ast.walk(node)} - {id(node)}
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.JoinedStr):
+            shown = "".join(v.value if isinstance(v, ast.Constant) else "0" for v in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            shown = node.value
+        else:
+            continue
+        words = re.findall(r"[A-Za-z][A-Za-z'+_-]*", re.sub(r"`[^`]*`", " ", shown))
+        prose = re.search(r"[A-Za-z]{2,} [A-Za-z]{2,}", shown)
+        if prose and word(shown.strip()) == shown.strip() and set(words) - ENGLISH_ALLOWED:
+            found.append(shown)
+    return found
+
+
+@pytest.mark.parametrize("chapter", [c for c in TWINS if c not in STRINGS_AWAITING_EXECUTION | {"glossary"}])
+def test_a_twins_code_words_nothing_in_english(chapter, monkeypatch):
+    monkeypatch.setenv("CBAM_LANG", "zh")
+    cells = [c for c in twin(chapter)["cells"]
+             if c["cell_type"] == "code" and edition.LANGUAGE_TAG not in c["metadata"].get("tags", [])]
+    found = [s for c in cells for s in english_prose(edition.source(c))]
+    assert not found, found

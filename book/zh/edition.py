@@ -1,17 +1,21 @@
 """The Chinese edition (中文版): each chapter's twin, built from the English notebook and a translation catalogue.
 
-A twin has every cell of its English chapter in order: the code cells verbatim, each markdown cell replaced by
-its translation, and one more hidden cell after the set-up cell, which switches the edition's language
-(``language.use("zh")``) so that the shared code prints its readings and draws its figures in Chinese.
+A twin has every cell of its English chapter in order: each markdown cell replaced by its translation, each
+code cell tagged ``translated`` (one that only words a reading, a caption or a label) replaced by its Chinese
+form, every other code cell verbatim, and one more hidden cell after the set-up cell, which switches the
+package's language (``language.use("zh")``) so that its tables and figures speak Chinese.
 
-``translations/<chapter>.md`` holds a chapter's translations, one entry per English markdown cell, headed by
-``<!-- en <hash> -->``: the first 12 hex digits of the SHA-256 of the English cell it translates. An English
-cell that changes gets a new hash, so its old translation no longer matches and the twin cannot be built:
-the editions cannot drift apart silently.
+``translations/<chapter>.md`` holds a chapter's translations in the order of its cells, one entry per English
+markdown cell, headed by ``<!-- en <hash> -->``, and one per translated code cell, headed by
+``<!-- code <hash> -->`` and fenced as Python: the hash is the first 12 hex digits of the SHA-256 of the English
+cell. An English cell that changes gets a new hash, so its old translation no longer matches and the twin
+cannot be built: the editions cannot drift apart silently. A translated code cell must compute what its
+English cell computes (:func:`computation`): only the words of its strings may differ.
 
     python book/zh/edition.py status            # which translations are missing or stale
     python book/zh/edition.py build [CHAPTER]   # write the twins, keeping outputs where the code is unchanged
 """
+import ast
 import copy
 import hashlib
 import json
@@ -22,8 +26,10 @@ from pathlib import Path
 ZH = Path(__file__).resolve().parent
 ENGLISH = ZH.parent
 TRANSLATIONS = ZH / "translations"
-ENTRY = re.compile(r"^<!-- en ([0-9a-f]{12}) -->\n", re.M)
+ENTRY = re.compile(r"^<!-- (en|code) ([0-9a-f]{12}) -->\n", re.M)
+FENCE = re.compile(r"\A```python\n(.*)\n```\Z", re.S)
 LANGUAGE_TAG = "language"
+TRANSLATED_TAG = "translated"
 LANGUAGE_CELL = """\
 # 中文版：这一章的读数、表头和图中文字用中文。图用 Noto Sans CJK SC 字体。
 try:
@@ -79,7 +85,46 @@ def catalogue(chapter):
     if not path.exists():
         return {}
     parts = ENTRY.split(path.read_text())
-    return {key: text.strip("\n") for key, text in zip(parts[1::2], parts[2::2])}
+    entries = {}
+    for kind, key, text in zip(parts[1::3], parts[2::3], parts[3::3]):
+        text = text.strip("\n")
+        if kind == "code":
+            fenced = FENCE.match(text)
+            if not fenced:
+                raise ValueError(f"{chapter}: the code entry {key} is not fenced as ```python")
+            text = fenced.group(1)
+        entries[key] = text
+    return entries
+
+
+def translated(cell):
+    """Whether a cell's words come from the catalogue: a markdown cell, or a code cell tagged ``translated``."""
+    return cell["cell_type"] == "markdown" or (
+        cell["cell_type"] == "code" and TRANSLATED_TAG in cell["metadata"].get("tags", []))
+
+
+def computation(code):
+    """What a code cell computes, with its words taken out: its syntax tree with every string emptied, every
+    f-string reduced to the set of expressions it formats (a translation may order them its own way) and every
+    ``term(x)``, which only words ``x``, read as ``x``. IPython's ``%`` and ``!`` lines count as they are."""
+    lines = [("pass  # " + repr(line)) if line.lstrip().startswith(("%", "!")) else line
+             for line in code.split("\n")]
+
+    class Unworded(ast.NodeTransformer):
+        def visit_JoinedStr(self, node):
+            values = {ast.dump(self.visit(v.value)) for v in node.values if isinstance(v, ast.FormattedValue)}
+            return ast.Tuple([ast.Constant(v) for v in sorted(values)], ast.Load())
+
+        def visit_Call(self, node):
+            if isinstance(node.func, ast.Name) and node.func.id == "term" and len(node.args) == 1:
+                return self.visit(node.args[0])
+            return self.generic_visit(node)
+
+        def visit_Constant(self, node):
+            return ast.Tuple([], ast.Load()) if isinstance(node.value, str) else node
+
+    tree = Unworded().visit(ast.parse("\n".join(lines)))
+    return ast.dump(tree, include_attributes=False)
 
 
 def english(chapter):
@@ -87,13 +132,14 @@ def english(chapter):
 
 
 def drift(chapter):
-    """``(missing, stale)``: English markdown cells with no translation (index and first line), and translations of
-    text that is no longer in the chapter (their hashes)."""
+    """``(missing, stale)``: English cells to translate (markdown, and code tagged ``translated``) with no
+    translation (index and first line), and translations of text that is no longer in the chapter (their
+    hashes)."""
     cells = english(chapter)["cells"]
-    texts = {fingerprint(source(c)): (i, source(c)) for i, c in enumerate(cells) if c["cell_type"] == "markdown"}
-    translated = catalogue(chapter)
-    missing = [(i, text.splitlines()[0] if text else "") for key, (i, text) in texts.items() if key not in translated]
-    stale = [key for key in translated if key not in texts]
+    texts = {fingerprint(source(c)): (i, source(c)) for i, c in enumerate(cells) if translated(c)}
+    entries = catalogue(chapter)
+    missing = [(i, text.splitlines()[0] if text else "") for key, (i, text) in texts.items() if key not in entries]
+    stale = [key for key in entries if key not in texts]
     return missing, stale
 
 
@@ -116,11 +162,13 @@ def twin(chapter, previous=None):
         raise ValueError(f"{chapter}: {len(missing)} English cells lack a translation {missing[:3]}, "
                          f"{len(stale)} translations are of text no longer there")
     notebook = copy.deepcopy(english(chapter))
-    translated = catalogue(chapter)
+    entries = catalogue(chapter)
     for cell in notebook["cells"]:
         if cell["cell_type"] == "markdown":
-            cell["source"] = unwrap(translated[fingerprint(source(cell))]).splitlines(True)
+            cell["source"] = unwrap(entries[fingerprint(source(cell))]).splitlines(True)
         elif cell["cell_type"] == "code":
+            if translated(cell):
+                cell["source"] = entries[fingerprint(source(cell))].splitlines(True)
             cell["outputs"], cell["execution_count"] = [], None
             cell["metadata"].pop("execution", None)
     notebook["cells"].insert(1, language_cell())

@@ -7,7 +7,8 @@ from pytorch_grad_cam.utils.image import show_cam_on_image
 from torch.nn import functional as F
 
 from cbam_helpers.engine.data import CLASSES
-from cbam_helpers.language import term
+from cbam_helpers.language import term, text
+from cbam_helpers.language.frames import word
 
 
 def pixels_at(images, resolution):
@@ -91,7 +92,7 @@ def scores_by_image(scores, names):
 def fine_tune_curves(records):
     """Curve accuracy at insertion and after each fine-tune pass, one line per start and seed: the whole range,
     and the passes after insertion up close."""
-    fig, (whole, close) = plt.subplots(1, 2, figsize=(8, 3), gridspec_kw=dict(width_ratios=(1, 1.4)))
+    fig, (whole, close) = plt.subplots(1, 2, figsize=(9.5, 3), gridspec_kw=dict(width_ratios=(1, 1.4)))
     colours = dict(zip(("no gate", "fresh", "open", "identity"), ("gray", "tab:red", "tab:orange", "tab:blue")))
     first_seed = min(r["seed"] for r in records)
     for record in records:
@@ -99,14 +100,16 @@ def fine_tune_curves(records):
         style = dict(marker="o", ms=3, color=colours[record["start"]], lw=1,
                      ls="-" if record["seed"] == first_seed else "--")
         whole.plot(range(len(curve)), curve, **style)
-        close.plot(range(1, len(curve)), curve[1:], label=f"{record['start']}, seed {record['seed']}", **style)
+        start = text(record["start"], word(record["start"], "start"))  # "open" is a start here
+        label = text(", ", "，").join((start, term(f"seed {record['seed']}")))
+        close.plot(range(1, len(curve)), curve[1:], label=label, **style)
     for ax in (whole, close):
         ax.axhline(100 * records[0]["trained_accuracy"], color="black", ls=":", lw=1)
         ax.set_xlabel(term("fine-tune pass (0: at insertion)"))
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     whole.set_ylabel(term("test accuracy (%), curve subset"))
     close.set_title(term("after insertion, up close (dotted: trained)"), fontsize=9)
-    close.legend(frameon=False, fontsize=7, ncol=2, loc="center right")
+    close.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # off the lines
     fig.tight_layout()
     return fig
 

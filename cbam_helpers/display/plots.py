@@ -61,7 +61,8 @@ def attention_over_epochs(records, title):
     used = axes.flat[:len(records)]
     for ax, record in zip(used, sorted(records, key=lambda r: r.seed)):
         names = record.config.inputs.channel_names
-        rows = [dict(epoch=e.epoch, channel=names[c], score=s) for e in record.history for c, s in enumerate(e.attention)]
+        rows = [dict(epoch=e.epoch, channel=term(names[c]), score=s)
+                for e in record.history for c, s in enumerate(e.attention)]
         sns.lineplot(pd.DataFrame(rows), x="epoch", y="score", hue="channel", marker="o", ax=ax,
                      legend=ax is used[-1])
         ax.set(ylim=(0, 1.05), ylabel=term("mean score over 64 test images"),

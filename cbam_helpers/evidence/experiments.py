@@ -181,8 +181,8 @@ def written_for(profile, readings="annealed"):
     line that stands in for each one that does not: on another profile (CI's smoke runs, a reader's own) the
     numbers still show, and the sentences written for other numbers stand aside."""
     name = get_profile(profile).name
-    aside = reading(en=f"*(The reading written for the {readings} records stands aside on the `{name}` profile.)*",
-                    zh=f"*（为 {readings} 记录写的解读在 `{name}` 配置上不适用，从略。）*")
+    aside = reading(text(f"*(The reading written for the {readings} records stands aside on the `{name}` "
+                         "profile.)*", f"*（为 {readings} 记录写的解读在 `{name}` 配置上不适用，从略。）*"))
     return name == readings, aside
 
 

@@ -1,11 +1,12 @@
 """The book's two editions, English and Chinese (中文版), from one source of code.
 
-Every code cell is the same in both editions; what a cell says to the reader follows the edition it runs in.
-A chapter's reading is written in both languages side by side, ``reading(en=..., zh=...)``, so that a fix to
-the computation lands once and the two sentences are edited together; labels drawn by the package's own
-figures and tables are looked up in :data:`~cbam_helpers.language.terms.ZH` with :func:`term`. The Chinese
-edition's first cell after the set-up calls ``use("zh")``: it sets ``CBAM_LANG``, gives matplotlib a
-Chinese font and shows the chapters' own tables in Chinese (:mod:`~cbam_helpers.language.frames`).
+Each edition's notebooks speak their own language: a cell that words a reading, a caption or a label is
+written in English in the English chapter and in Chinese in its twin (``book/zh/edition.py`` keeps the two
+computing the same thing); every other cell is the same in both. What the package itself says, its tables'
+and figures' labels, follows the edition it runs in: :func:`text` picks a language and :func:`term` looks a
+label up in :data:`~cbam_helpers.language.terms.ZH`. The Chinese edition's first cell after the set-up calls
+``use("zh")``: it sets ``CBAM_LANG``, gives matplotlib a Chinese font and shows the chapters' own tables in
+Chinese (:mod:`~cbam_helpers.language.frames`).
 """
 import os
 import re
@@ -30,12 +31,12 @@ def text(en, zh):
     return zh if language() == "zh" else en
 
 
-def reading(en, zh):
-    """A chapter's reading, in this edition's language, as Markdown for the page. A line break between two
-    Chinese characters goes: a browser shows it as a space, which Chinese does not put between words."""
+def reading(markdown):
+    """A chapter's reading as Markdown for the page. A line break between two Chinese characters goes: a browser
+    shows it as a space, which Chinese does not put between words."""
     from IPython.display import Markdown
 
-    return Markdown(_JOINED.sub("", text(en, zh)))
+    return Markdown(_JOINED.sub("", markdown))
 
 
 _CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"

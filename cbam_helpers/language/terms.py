@@ -277,10 +277,7 @@ ZH_PATTERNS = (
     (r"after epoch (\d+)", r"第 \1 个 epoch 之后"),
     (r"score, (\d+) seeds x (\d+) channels", r"分数，\1 个种子 x \2 个通道"),
     (r"annealed, chapter (\d+)", r"annealed，第 \1 章"),
-    (r"stop at the first p < (\S+), from seed (\d+)", r"在第一个 p < \1 处停止，从种子 \2 起"),
-    (r"stop at the first interval of at most (\S+), from seed (\d+)",
-     r"在第一个不超过 \1 的区间处停止，从种子 \2 起"),
-    (r"stop at the first interval of at most (\S+), from seed (\d+) \(applied\)",
-     r"在第一个不超过 \1 的区间处停止，从种子 \2 起（本书所用）"),
+    (r"stop at the first p < (\S+)", r"在第一个 p < \1 处停止"),
+    (r"stop at the first interval of at most (\S+)", r"在第一个不超过 \1 的区间处停止"),
 )
 """(regular expression, Chinese) for the labels a chapter writes with a number in them."""
