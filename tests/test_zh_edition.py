@@ -66,6 +66,8 @@ def test_a_translated_cell_may_change_its_words_and_nothing_else():
                     'reading(f"{gap:+.2f}, {n}")\nplot(y, title="分数")',      # another argument
                     'reading(f"{gap:+.2f}, {n}")\nplot(x, label="分数")'):     # another keyword
         assert edition.computation(english) != edition.computation(changed)
+    magic = "try:\n    import mplfonts\nexcept ImportError:\n    %pip install {}\nx = 1"
+    assert edition.computation(magic.format("mplfonts")) != edition.computation(magic.format("other"))
 
 
 def test_build_leaves_an_unchanged_twin_as_executed_and_rewrites_a_stale_one(monkeypatch, tmp_path):

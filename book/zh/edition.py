@@ -103,28 +103,31 @@ def translated(cell):
         cell["cell_type"] == "code" and TRANSLATED_TAG in cell["metadata"].get("tags", []))
 
 
+class _Unworded(ast.NodeTransformer):
+    """A syntax tree without its words (:func:`computation`)."""
+
+    def visit_JoinedStr(self, node):
+        values = {ast.dump(self.visit(v.value)) for v in node.values if isinstance(v, ast.FormattedValue)}
+        return ast.Tuple([ast.Constant(v) for v in sorted(values)], ast.Load())
+
+    def visit_Call(self, node):
+        if isinstance(node.func, ast.Name) and node.func.id == "term" and len(node.args) == 1:
+            return self.visit(node.args[0])
+        return self.generic_visit(node)
+
+    def visit_Constant(self, node):
+        return ast.Tuple([], ast.Load()) if isinstance(node.value, str) else node
+
+
 def computation(code):
     """What a code cell computes, with its words taken out: its syntax tree with every string emptied, every
     f-string reduced to the set of expressions it formats (a translation may order them its own way) and every
     ``term(x)``, which only words ``x``, read as ``x``. IPython's ``%`` and ``!`` lines count as they are."""
-    lines = [("pass  # " + repr(line)) if line.lstrip().startswith(("%", "!")) else line
-             for line in code.split("\n")]
-
-    class Unworded(ast.NodeTransformer):
-        def visit_JoinedStr(self, node):
-            values = {ast.dump(self.visit(v.value)) for v in node.values if isinstance(v, ast.FormattedValue)}
-            return ast.Tuple([ast.Constant(v) for v in sorted(values)], ast.Load())
-
-        def visit_Call(self, node):
-            if isinstance(node.func, ast.Name) and node.func.id == "term" and len(node.args) == 1:
-                return self.visit(node.args[0])
-            return self.generic_visit(node)
-
-        def visit_Constant(self, node):
-            return ast.Tuple([], ast.Load()) if isinstance(node.value, str) else node
-
-    tree = Unworded().visit(ast.parse("\n".join(lines)))
-    return ast.dump(tree, include_attributes=False)
+    lines = code.split("\n")
+    magics = [line for line in lines if line.lstrip().startswith(("%", "!"))]
+    parsed = [line[:len(line) - len(line.lstrip())] + "pass" if line in magics else line for line in lines]
+    tree = _Unworded().visit(ast.parse("\n".join(parsed)))
+    return "\n".join([ast.dump(tree, include_attributes=False), *magics])
 
 
 def english(chapter):
