@@ -337,3 +337,16 @@ def test_a_twins_code_words_nothing_in_english(chapter, monkeypatch):
              if c["cell_type"] == "code" and edition.LANGUAGE_TAG not in c["metadata"].get("tags", [])]
     found = [s for c in cells for s in english_prose(edition.source(c))]
     assert not found, found
+
+
+@pytest.mark.parametrize("chapter", [c for c in TWINS if c != "glossary"])
+def test_no_printed_reading_turns_into_a_code_block(chapter):
+    """A reading's line indented by four spaces or more would show as code, in either edition."""
+    for notebook in (edition.english(chapter), twin(chapter)):
+        for cell in notebook["cells"]:
+            for output in cell.get("outputs", []):
+                shown = "".join(output.get("data", {}).get("text/markdown", ""))
+                shown = re.sub(r"```.*?```", "", shown, flags=re.S)
+                indented = [line for line in shown.split("\n") if re.match(r" {4,}\S", line)
+                            and not re.match(r" *([-*+]|\d+\.) ", line)]
+                assert not indented, indented[:2]
