@@ -8,7 +8,8 @@ matplotlib.use("agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from cbam_helpers.display.plots import attention_over_epochs, gain_splits, stem_norms, verdicts_by_seed_count  # noqa: E402
+from cbam_helpers.display.plots import (attention_over_epochs, gain_splits, learning_curves, stem_norms,  # noqa: E402
+                                        verdicts_by_seed_count)
 from fakes import A, B, C, GATED, NOISY, fake_record, runs  # noqa: E402
 
 
@@ -29,6 +30,14 @@ def test_attention_over_epochs_wraps_seeds_four_to_a_row():
     fig = attention_over_epochs([gated_run(GATED, 0)], "title")
     assert len(fig.axes) == 1
     plt.close(fig)
+
+
+def test_learning_curves_explain_a_band_only_where_there_are_seeds_to_span():
+    single = learning_curves([fake_record(c, 0, 80.0, curve=[70.0, 80.0]) for c in (A, B)], "one run each")
+    assert all("one run per line" in ax.get_title() for ax in single.axes)
+    seeds = learning_curves([fake_record(c, s, 80.0, curve=[70.0, 80.0]) for c in (A, B) for s in (0, 1)], "two")
+    assert all("band: lowest to highest seed" in ax.get_title() for ax in seeds.axes)
+    plt.close("all")
 
 
 def test_stem_norms_draw_one_line_per_seed_and_channel():

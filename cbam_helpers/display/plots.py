@@ -31,9 +31,11 @@ def learning_curves(records, title):
                  errorbar=("pi", 100), legend=False)
     axes[0].set(xlabel="epoch")
     axes[0].legend(title=term("configuration"))
-    axes[0].set_title(term("Test accuracy\n(line: mean over seeds; band: lowest to highest seed)"), fontsize=10)
+    single = frame.groupby("configuration")["seed"].nunique().max() == 1  # no band to explain
+    how = "(one run per line)" if single else "(line: mean over seeds; band: lowest to highest seed)"
+    axes[0].set_title(term(f"Test accuracy\n{how}"), fontsize=10)
     axes[1].set(xlabel="epoch", ylabel=term("cross-entropy (nats)"))
-    axes[1].set_title(term("Training loss\n(line: mean over seeds; band: lowest to highest seed)"), fontsize=10)
+    axes[1].set_title(term(f"Training loss\n{how}"), fontsize=10)
     fig.suptitle(title)
     fig.tight_layout()
     return fig

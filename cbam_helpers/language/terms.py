@@ -7,6 +7,8 @@ ZH = {
     "cross-entropy (nats)": "交叉熵（nat）",
     "Test accuracy\n(line: mean over seeds; band: lowest to highest seed)": "测试准确率\n（线：各种子的均值；带：最低到最高的种子）",
     "Training loss\n(line: mean over seeds; band: lowest to highest seed)": "训练损失\n（线：各种子的均值；带：最低到最高的种子）",
+    "Test accuracy\n(one run per line)": "测试准确率\n（每条线一次运行）",
+    "Training loss\n(one run per line)": "训练损失\n（每条线一次运行）",
     "mean score over 64 test images": "64 张测试图像上的平均分数",
     "input channel": "输入通道",
     "this book": "本书",
