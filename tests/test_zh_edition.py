@@ -132,6 +132,7 @@ def test_text_reading_and_term_follow_the_edition(monkeypatch):
     assert language.text("gate", "门") == "门" and language.term("mean score") == ZH["mean score"]
     assert language.term("blocks r=16, RGB") == "blocks r=16, RGB"  # no entry: as it is
     assert language.term("seed 3") == "种子 3"  # a numbered label, by the tables' pattern
+    assert language.term("open", column="start") == "打开" != language.term("open")  # a start, not a prediction
     # a line break between Chinese characters would show as a space
     assert language.reading("门的\n作用, a\nb").data == "门的作用, a\nb"
     monkeypatch.setenv("CBAM_LANG", "fr")

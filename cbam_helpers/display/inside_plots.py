@@ -8,7 +8,6 @@ from torch.nn import functional as F
 
 from cbam_helpers.engine.data import CLASSES
 from cbam_helpers.language import term, text
-from cbam_helpers.language.frames import word
 
 
 def pixels_at(images, resolution):
@@ -100,7 +99,7 @@ def fine_tune_curves(records):
         style = dict(marker="o", ms=3, color=colours[record["start"]], lw=1,
                      ls="-" if record["seed"] == first_seed else "--")
         whole.plot(range(len(curve)), curve, **style)
-        start = text(record["start"], word(record["start"], "start"))  # "open" is a start here
+        start = term(record["start"], column="start")  # "open" is a start here, not an open gate
         label = text(", ", "，").join((start, term(f"seed {record['seed']}")))
         close.plot(range(1, len(curve)), curve[1:], label=label, **style)
     for ax in (whole, close):

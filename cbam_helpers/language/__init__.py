@@ -43,15 +43,16 @@ _CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
 _JOINED = re.compile(f"(?<=[{_CJK}])\n(?=[{_CJK}])")
 
 
-def term(english):
+def term(english, column=None):
     """A label of the package's figures and tables in this edition's language, looked up as a table's words are
-    (:func:`~cbam_helpers.language.frames.word`: :data:`~cbam_helpers.language.terms.ZH`, else a pattern); one
-    with no entry stays as it is (a configuration's label, a number)."""
+    (:func:`~cbam_helpers.language.frames.word`: the words of ``column`` where it has its own,
+    :data:`~cbam_helpers.language.terms.ZH`, else a pattern); one with no entry stays as it is (a
+    configuration's label, a number)."""
     if language() != "zh":
         return english
     from cbam_helpers.language.frames import word
 
-    return word(english)
+    return word(english, column)
 
 
 def use(lang):
